@@ -1,0 +1,120 @@
+#include "exporter/daemon/daemon.h"
+
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include "collectors/process.h"
+#include "exporter/config/default_config.h"
+#include "exporter/daemon/reloader.h"
+#include "exporter/metrics/gatherer.h"
+#include "exporter/metrics/self_metrics.h"
+#include "exporter/version.h"
+#include "exporter/web/handlers.h"
+#include "exporter/web/server.h"
+
+namespace nines::daemon {
+namespace {
+
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+std::string ConfigName(const Flags& flags) {
+  return flags.config_file.empty() ? config::kBuiltinConfigName : flags.config_file;
+}
+
+}  // namespace
+
+void BlockSignals() {
+  sigset_t set = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int CheckConfig(const Flags& flags) {
+  config::LoadResult result = LoadConfig(flags.config_file);
+  if (!result.ok()) {
+    for (const std::string& error : result.errors) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+    }
+    return 1;
+  }
+  std::printf("OK\n");
+  return 0;
+}
+
+int Run(const Flags& flags) {
+  spdlog::info("starting nines version={} revision={} config={}", kVersion, kRevision,
+               ConfigName(flags));
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::SelfMetrics self_metrics(*registry);
+  Reloader reloader(flags.config_file, self_metrics);
+  if (std::vector<std::string> errors = reloader.Reload(); !errors.empty()) {
+    for (const std::string& error : errors) {
+      spdlog::error("invalid config: {}", error);
+    }
+    return 1;
+  }
+
+  metrics::Gatherer gatherer;
+  gatherer.Add(registry);
+  gatherer.Add(std::make_shared<collectors::ProcessCollector>());
+
+  std::string why;
+  auto address = web::ParseListenAddress(flags.listen_address, &why);
+  if (!address) {
+    spdlog::error("--web.listen-address: {}", why);
+    return 1;
+  }
+  std::atomic<bool> ready{false};
+  web::Server server(web::ServerOptions{*address, flags.max_connections});
+  server.Route("/", web::LandingPageHandler(flags.telemetry_path));
+  server.Route(flags.telemetry_path, web::MetricsHandler(gatherer));
+  server.Route("/-/healthy", web::HealthyHandler());
+  server.Route("/-/ready", web::ReadyHandler(ready));
+  server.Route("/-/reload", web::ReloadHandler([&reloader] { return reloader.Reload(); }));
+  try {
+    server.Start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  address->port = server.port();
+  spdlog::info("listening on {} (metrics at {})", address->ToString(), flags.telemetry_path);
+  ready = true;
+
+  sigset_t signals = HandledSignals();
+  while (true) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) {
+      continue;
+    }
+    if (signal == SIGHUP) {
+      std::vector<std::string> errors = reloader.Reload();
+      if (errors.empty()) {
+        spdlog::info("config reloaded on SIGHUP");
+      }
+      for (const std::string& error : errors) {
+        spdlog::error("reload rejected, keeping the running config: {}", error);
+      }
+      continue;
+    }
+    spdlog::info("received {}, shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  ready = false;
+  server.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace nines::daemon

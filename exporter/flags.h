@@ -1,0 +1,33 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+/// Command-line flags in the node_exporter style (`--web.listen-address=:9469`).
+namespace nines {
+
+/// Parsed flag values. Member initializers are the defaults shown by --help.
+struct Flags {
+  std::string config_file;  // "" = the built-in default config
+  bool config_check = false;
+  std::string listen_address = ":9469";
+  std::string telemetry_path = "/metrics";
+  int max_connections = 16;
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+};
+
+/// What the command line asks for.
+struct FlagsResult {
+  enum class Action { kRun, kHelp, kVersion, kError };
+  Action action = Action::kRun;
+  Flags flags;
+  std::string message;  // help text for kHelp, the error for kError
+};
+
+/// Parses argv (argv[0] is the program name). Never throws; unknown flags, bad values and
+/// stray arguments give kError with a one-line message. Validates what a flag alone can
+/// tell (log level and format, listen address shape, telemetry path).
+FlagsResult ParseFlags(const std::vector<std::string>& args);
+
+}  // namespace nines

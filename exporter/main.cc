@@ -1,0 +1,38 @@
+// nines: wiring only. Flags, logging, then the daemon or a one-shot command.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "exporter/daemon/daemon.h"
+#include "exporter/flags.h"
+#include "exporter/logging.h"
+#include "exporter/version.h"
+
+int main(int argc, char** argv) {
+  nines::daemon::BlockSignals();
+  std::vector<std::string> args(argv, argv + argc);
+  nines::FlagsResult parsed = nines::ParseFlags(args);
+  switch (parsed.action) {
+    case nines::FlagsResult::Action::kHelp:
+      std::fputs(parsed.message.c_str(), stdout);
+      return 0;
+    case nines::FlagsResult::Action::kVersion:
+      std::printf("nines, version %s (revision: %s)\n  compiler: %s, C++ %ld\n",
+                  nines::kVersion, nines::kRevision, __VERSION__, __cplusplus);
+      return 0;
+    case nines::FlagsResult::Action::kError:
+      std::fprintf(stderr, "nines: error: %s\n", parsed.message.c_str());
+      return 2;
+    case nines::FlagsResult::Action::kRun:
+      break;
+  }
+  const nines::Flags& flags = parsed.flags;
+  if (flags.config_check) {
+    return nines::daemon::CheckConfig(flags);
+  }
+  nines::logging::Setup(*nines::logging::ParseLevel(flags.log_level),
+                        *nines::logging::ParseFormat(flags.log_format));
+  return nines::daemon::Run(flags);
+}

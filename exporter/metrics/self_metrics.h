@@ -1,0 +1,26 @@
+#pragma once
+
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+
+namespace nines::metrics {
+
+/// nines' own metrics about itself: `nines_build_info{version,revision}` and the config
+/// reload gauges. Registered once in the daemon's registry; thread safe.
+class SelfMetrics {
+ public:
+  explicit SelfMetrics(prometheus::Registry& registry);
+
+  /// A config was loaded and applied: successful = 1, timestamp = `when`.
+  void ReloadSucceeded(std::chrono::system_clock::time_point when);
+  /// A reload was rejected: successful = 0; the timestamp keeps the last success.
+  void ReloadFailed();
+
+ private:
+  prometheus::Gauge& reload_successful_;
+  prometheus::Gauge& reload_success_timestamp_;
+};
+
+}  // namespace nines::metrics

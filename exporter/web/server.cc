@@ -1,0 +1,142 @@
+#include "exporter/web/server.h"
+
+#include <CivetServer.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace nines::web {
+namespace {
+
+// CivetWeb reports bind failures through log_message while its constructor runs on this
+// thread, with no context pointer yet; a thread_local catches them for the exception text.
+thread_local std::string* startup_errors = nullptr;
+
+int LogMessage(const mg_connection* /*conn*/, const char* message) {
+  if (startup_errors != nullptr) {
+    if (!startup_errors->empty()) {
+      startup_errors->append("; ");
+    }
+    startup_errors->append(message);
+  } else {
+    spdlog::debug("http server: {}", message);
+  }
+  return 1;  // handled: keep CivetWeb from printing to stderr itself
+}
+
+void Send(mg_connection* conn, const Request& request, const Response& response) {
+  mg_response_header_start(conn, response.status);
+  mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
+  std::string length = std::to_string(response.body.size());
+  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+  for (const auto& [name, value] : response.headers) {
+    mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+  }
+  mg_response_header_send(conn);
+  if (request.method != "HEAD" && !response.body.empty()) {
+    mg_write(conn, response.body.data(), response.body.size());
+  }
+}
+
+}  // namespace
+
+// One CivetWeb handler for every path; it turns the connection into a Request and back.
+class Server::CivetAdapter final : public CivetHandler {
+ public:
+  explicit CivetAdapter(const Server& server) : server_(server) {}
+
+  bool handleGet(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+  bool handleHead(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+  bool handlePost(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+  bool handlePut(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+  bool handleDelete(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+  bool handleOptions(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+  bool handlePatch(CivetServer* /*s*/, mg_connection* conn) override { return Handle(conn); }
+
+ private:
+  bool Handle(mg_connection* conn) const {
+    const mg_request_info* info = mg_get_request_info(conn);
+    Request request;
+    request.method = info->request_method != nullptr ? info->request_method : "";
+    request.path = info->local_uri != nullptr ? info->local_uri : "";
+    request.query = info->query_string != nullptr ? info->query_string : "";
+    if (const char* encoding = mg_get_header(conn, "Accept-Encoding")) {
+      request.accept_encoding = encoding;
+    }
+    Response response;
+    try {
+      response = server_.Dispatch(request);
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} {}: {}", request.method, request.path, e.what());
+      response = Response::Text(500, "internal error\n");
+    }
+    Send(conn, request, response);
+    return true;
+  }
+
+  const Server& server_;
+};
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {}
+
+Server::~Server() { Stop(); }
+
+void Server::Route(const std::string& path, Handler handler) {
+  routes_[path] = std::move(handler);
+}
+
+Response Server::Dispatch(const Request& request) const {
+  auto it = routes_.find(request.path);
+  if (it == routes_.end()) {
+    return Response::Text(404, "404 page not found\n");
+  }
+  return it->second(request);
+}
+
+void Server::Start() {
+  // clang-format off
+  std::vector<std::string> options = {
+      "listening_ports", options_.address.ToCivetPort(),
+      "num_threads", std::to_string(options_.threads),
+      "enable_keep_alive", "yes",
+      "tcp_nodelay", "1",                // without it keep-alive answers wait ~40 ms
+      "keep_alive_timeout_ms", "120000", // longer than common scrape intervals
+      "request_timeout_ms", "10000",     // slow clients cannot hold a worker forever
+      "linger_timeout_ms", "0",
+      "max_request_size", "16384",
+      "enable_directory_listing", "no",
+  };
+  // clang-format on
+  CivetCallbacks callbacks;
+  callbacks.log_message = LogMessage;
+  std::string errors;
+  startup_errors = &errors;
+  try {
+    civet_ = std::make_unique<CivetServer>(options, &callbacks);
+  } catch (const CivetException& e) {
+    startup_errors = nullptr;
+    std::string reason = errors.empty() ? e.what() : errors;
+    if (reason.find("98 (Address already in use)") != std::string::npos ||
+        reason.find("Address already in use") != std::string::npos) {
+      reason = "address already in use";
+    }
+    throw std::runtime_error("cannot listen on " + options_.address.ToString() + ": " +
+                             reason);
+  }
+  startup_errors = nullptr;
+  adapter_ = std::make_unique<CivetAdapter>(*this);
+  civet_->addHandler("/", *adapter_);
+  std::vector<mg_server_port> ports = civet_->getListeningPortsFull();
+  port_ = ports.empty() ? options_.address.port : ports.front().port;
+}
+
+void Server::Stop() {
+  if (civet_) {
+    civet_->close();
+    civet_.reset();
+  }
+  adapter_.reset();
+}
+
+}  // namespace nines::web

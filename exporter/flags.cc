@@ -60,6 +60,7 @@ FlagsResult ParseFlags(const std::vector<std::string>& args) {
     // No positional arguments: a stray word is an error, not silently ignored.
     po::store(po::command_line_parser(rest)
                   .options(options)
+                  .positional(po::positional_options_description())
                   .style(po::command_line_style::unix_style &
                          ~po::command_line_style::allow_guessing)
                   .run(),

@@ -578,7 +578,8 @@ void DecodeProbes(MapReader& top, Config* config) {
                 "must be positive " + Got(map.Find("timeout")));
     }
     if (probe.timeout > probe.interval && errors.size() == before) {
-      errors.At(item, path,
+      YAML::Node at = map.Has("timeout") ? map.Find("timeout") : item;
+      errors.At(at, map.Has("timeout") ? map.Child("timeout") : path,
                 "timeout " + FormatDuration(probe.timeout) + " is longer than interval " +
                     FormatDuration(probe.interval));
     }

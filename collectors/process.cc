@@ -1,0 +1,358 @@
+#include "collectors/process.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstddef>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "prometheus/client_metric.h"
+#include "prometheus/metric_type.h"
+#include "spdlog/spdlog.h"
+
+namespace nines::collectors {
+namespace internal {
+namespace {
+
+// Bad values go into error messages and logs verbatim, so they are escaped (a garbage
+// file must not put control bytes into a terminal) and cut short (a garbage file may be
+// one long line).
+constexpr std::size_t kMaxQuotedBytes = 64;
+
+std::string Quote(std::string_view value) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string quoted = "\"";
+  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
+    const auto byte = static_cast<unsigned char>(value[i]);
+    if (byte == '"' || byte == '\\') {
+      quoted += '\\';
+      quoted += value[i];
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      quoted += "\\x";
+      quoted += kHex[byte >> 4];
+      quoted += kHex[byte & 0xf];
+    } else {
+      quoted += value[i];
+    }
+  }
+  if (value.size() > kMaxQuotedBytes) {
+    quoted += "...";
+  }
+  quoted += '"';
+  return quoted;
+}
+
+// `what` names the value for the message, e.g. "self/stat: field 14 (utime)".
+std::uint64_t ParseUint64(std::string_view token, std::string_view what) {
+  std::uint64_t value = 0;
+  const char* const end = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
+  if (ec == std::errc::result_out_of_range) {
+    throw std::runtime_error(std::string(what) + ": out of range (got " + Quote(token) + ")");
+  }
+  if (ec == std::errc() && ptr == end) {
+    return value;
+  }
+  // from_chars rejects a sign for unsigned types; "-5" deserves a clearer word than
+  // "not a number".
+  if (token.size() > 1 && token.front() == '-') {
+    std::uint64_t magnitude = 0;
+    const auto [neg_ptr, neg_ec] = std::from_chars(token.data() + 1, end, magnitude);
+    if (neg_ec != std::errc::invalid_argument && neg_ptr == end) {
+      throw std::runtime_error(std::string(what) + ": negative (got " + Quote(token) + ")");
+    }
+  }
+  throw std::runtime_error(std::string(what) + ": not a number (got " + Quote(token) + ")");
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::vector<std::string_view> SplitFields(std::string_view text) {
+  std::vector<std::string_view> fields;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && IsSpace(text[i])) {
+      ++i;
+    }
+    const std::size_t start = i;
+    while (i < text.size() && !IsSpace(text[i])) {
+      ++i;
+    }
+    if (i > start) {
+      fields.push_back(text.substr(start, i - start));
+    }
+  }
+  return fields;
+}
+
+// Calls `fn` on each line of `text`, without its '\n'; stops early when `fn` returns true.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn fn) {
+  while (!text.empty()) {
+    const std::size_t newline = text.find('\n');
+    const std::string_view line = text.substr(0, newline);
+    if (fn(line)) {
+      return;
+    }
+    if (newline == std::string_view::npos) {
+      return;
+    }
+    text.remove_prefix(newline + 1);
+  }
+}
+
+}  // namespace
+
+ProcSelfStat ParseProcSelfStat(std::string_view text) {
+  if (text.empty()) {
+    throw std::runtime_error("self/stat: empty");
+  }
+  // comm (field 2) is the executable name in parentheses and may itself hold spaces and
+  // parentheses; the kernel prints nothing after it that can hold ')', so the last ')'
+  // closes it.
+  const std::size_t close = text.rfind(')');
+  if (close == std::string_view::npos) {
+    throw std::runtime_error("self/stat: no ')' closing the comm field (got " + Quote(text) + ")");
+  }
+  const std::size_t open = text.find('(');
+  if (open == std::string_view::npos || open > close) {
+    throw std::runtime_error("self/stat: no '(' opening the comm field (got " + Quote(text) + ")");
+  }
+  // fields[0] is field 3 (state).
+  const std::vector<std::string_view> fields = SplitFields(text.substr(close + 1));
+  constexpr std::size_t kFirstField = 3;
+  const auto field = [&fields](std::size_t number, std::string_view name) {
+    const std::string what =
+        "self/stat: field " + std::to_string(number) + " (" + std::string(name) + ")";
+    if (number - kFirstField >= fields.size()) {
+      throw std::runtime_error(what + ": missing (line has " +
+                               std::to_string(fields.size() + kFirstField - 1) + " fields)");
+    }
+    return ParseUint64(fields[number - kFirstField], what);
+  };
+  ProcSelfStat stat;
+  stat.utime_ticks = field(14, "utime");
+  stat.stime_ticks = field(15, "stime");
+  stat.starttime_ticks = field(22, "starttime");
+  stat.vsize_bytes = field(23, "vsize");
+  stat.rss_pages = field(24, "rss");
+  return stat;
+}
+
+std::uint64_t ParseMaxOpenFiles(std::string_view limits_text) {
+  constexpr std::string_view kName = "Max open files";
+  std::optional<std::string_view> rest;
+  ForEachLine(limits_text, [&](std::string_view line) {
+    if (line.starts_with(kName) && (line.size() == kName.size() || IsSpace(line[kName.size()]))) {
+      rest = line.substr(kName.size());
+      return true;
+    }
+    return false;
+  });
+  if (!rest) {
+    throw std::runtime_error("self/limits: no \"Max open files\" line");
+  }
+  // Columns: soft limit, hard limit, units.
+  const std::vector<std::string_view> columns = SplitFields(*rest);
+  constexpr std::string_view kWhat = "self/limits: \"Max open files\" soft limit";
+  if (columns.empty()) {
+    throw std::runtime_error(std::string(kWhat) + ": missing");
+  }
+  if (columns[0] == "unlimited") {
+    return kUnlimited;
+  }
+  return ParseUint64(columns[0], kWhat);
+}
+
+std::uint64_t ParseBootTime(std::string_view proc_stat_text) {
+  std::optional<std::vector<std::string_view>> btime;
+  ForEachLine(proc_stat_text, [&](std::string_view line) {
+    std::vector<std::string_view> fields = SplitFields(line);
+    if (!fields.empty() && fields[0] == "btime") {
+      btime = std::move(fields);
+      return true;
+    }
+    return false;
+  });
+  if (!btime) {
+    throw std::runtime_error("stat: no \"btime\" line");
+  }
+  if (btime->size() < 2) {
+    throw std::runtime_error("stat: btime: missing value");
+  }
+  if (btime->size() > 2) {
+    throw std::runtime_error("stat: btime: unexpected data after the value (got " +
+                             Quote((*btime)[2]) + ")");
+  }
+  return ParseUint64((*btime)[1], "stat: btime");
+}
+
+}  // namespace internal
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+// POSIX read rather than iostreams: the message then carries errno, and procfs files
+// report a size of 0, so they are read until EOF whatever stat() says.
+std::string ReadFile(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
+  }
+  std::string contents;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) {
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int error = errno;
+      ::close(fd);
+      throw std::system_error(error, std::generic_category(), "cannot read " + path.string());
+    }
+    contents.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return contents;
+}
+
+// On the real procfs the directory handle used for the listing is itself an entry of
+// self/fd and is counted, exactly as client_golang counts its own.
+std::uint64_t CountEntries(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) {
+    throw std::system_error(ec, "cannot list " + dir.string());
+  }
+  std::uint64_t count = 0;
+  // directory_iterator skips "." and "..".
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++count;
+  }
+  if (ec) {
+    throw std::system_error(ec, "cannot list " + dir.string());
+  }
+  return count;
+}
+
+// sysconf() values are read per scrape: they cannot change while the process runs and
+// cost a few nanoseconds, and this keeps the collector free of state.
+double SysconfValue(int name, const char* name_text) {
+  const long value = ::sysconf(name);
+  if (value <= 0) {
+    throw std::runtime_error(std::string("sysconf(") + name_text + ") returned " +
+                             std::to_string(value));
+  }
+  return static_cast<double>(value);
+}
+
+// Runs `fn`; on failure logs why `omitted` metrics are left out and returns nullopt.
+template <typename Fn>
+auto Try(std::string_view omitted, Fn fn) -> std::optional<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    spdlog::debug("process collector: omitting {}: {}", omitted, e.what());
+  }
+  return std::nullopt;
+}
+
+MetricFamily MakeFamily(std::string name, std::string help, MetricType type, double value) {
+  ClientMetric metric;
+  if (type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return MetricFamily{std::move(name), std::move(help), type, {std::move(metric)}};
+}
+
+}  // namespace
+
+ProcessCollector::ProcessCollector(std::string procfs_path)
+    : procfs_path_(std::move(procfs_path)) {}
+
+std::vector<MetricFamily> ProcessCollector::Collect() const {
+  const std::filesystem::path procfs(procfs_path_);
+  const std::filesystem::path self = procfs / "self";
+
+  const auto stat =
+      Try("process_cpu_seconds_total, process_*_memory_bytes and "
+          "process_start_time_seconds",
+          [&] { return internal::ParseProcSelfStat(ReadFile(self / "stat")); });
+  const auto open_fds =
+      Try("process_open_fds", [&] { return static_cast<double>(CountEntries(self / "fd")); });
+  // client_golang reports an "unlimited" soft limit as-is: procfs parses it as the largest
+  // uint64, so the gauge reads 1.8446744073709552e+19. Doing the same keeps the series
+  // present and dashboards that compare process_open_fds / process_max_fds working.
+  const auto max_fds = Try("process_max_fds", [&] {
+    return static_cast<double>(internal::ParseMaxOpenFiles(ReadFile(self / "limits")));
+  });
+
+  std::optional<double> cpu_seconds;
+  std::optional<double> resident_bytes;
+  std::optional<double> start_time;
+  if (stat) {
+    cpu_seconds = Try("process_cpu_seconds_total", [&] {
+      // Summed as doubles: the uint64 sum of two parsed fields could wrap.
+      return (static_cast<double>(stat->utime_ticks) + static_cast<double>(stat->stime_ticks)) /
+             SysconfValue(_SC_CLK_TCK, "_SC_CLK_TCK");
+    });
+    resident_bytes = Try("process_resident_memory_bytes", [&] {
+      return static_cast<double>(stat->rss_pages) * SysconfValue(_SC_PAGESIZE, "_SC_PAGESIZE");
+    });
+    // /proc/stat can be large on many-CPU hosts; it is only read when it is useful.
+    start_time = Try("process_start_time_seconds", [&] {
+      const std::uint64_t boot_time = internal::ParseBootTime(ReadFile(procfs / "stat"));
+      return static_cast<double>(boot_time) +
+             static_cast<double>(stat->starttime_ticks) / SysconfValue(_SC_CLK_TCK, "_SC_CLK_TCK");
+    });
+  }
+
+  // Names, help texts and order as in client_golang's process collector.
+  std::vector<MetricFamily> families;
+  families.reserve(6);
+  if (cpu_seconds) {
+    families.push_back(MakeFamily("process_cpu_seconds_total",
+                                  "Total user and system CPU time spent in seconds.",
+                                  MetricType::Counter, *cpu_seconds));
+  }
+  if (open_fds) {
+    families.push_back(MakeFamily("process_open_fds", "Number of open file descriptors.",
+                                  MetricType::Gauge, *open_fds));
+  }
+  if (max_fds) {
+    families.push_back(MakeFamily("process_max_fds", "Maximum number of open file descriptors.",
+                                  MetricType::Gauge, *max_fds));
+  }
+  if (stat) {
+    families.push_back(MakeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                                  MetricType::Gauge, static_cast<double>(stat->vsize_bytes)));
+  }
+  if (resident_bytes) {
+    families.push_back(MakeFamily("process_resident_memory_bytes", "Resident memory size in bytes.",
+                                  MetricType::Gauge, *resident_bytes));
+  }
+  if (start_time) {
+    families.push_back(MakeFamily("process_start_time_seconds",
+                                  "Start time of the process since unix epoch in seconds.",
+                                  MetricType::Gauge, *start_time));
+  }
+  return families;
+}
+
+}  // namespace nines::collectors

@@ -1,7 +1,6 @@
 #include "exporter/flags.h"
 
 #include <boost/program_options.hpp>
-
 #include <sstream>
 
 #include "exporter/logging.h"
@@ -58,13 +57,13 @@ FlagsResult ParseFlags(const std::vector<std::string>& args) {
     std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
     po::variables_map values;
     // No positional arguments: a stray word is an error, not silently ignored.
-    po::store(po::command_line_parser(rest)
-                  .options(options)
-                  .positional(po::positional_options_description())
-                  .style(po::command_line_style::unix_style &
-                         ~po::command_line_style::allow_guessing)
-                  .run(),
-              values);
+    po::store(
+        po::command_line_parser(rest)
+            .options(options)
+            .positional(po::positional_options_description())
+            .style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        values);
     po::notify(values);
   } catch (const po::error& e) {
     result.action = FlagsResult::Action::kError;

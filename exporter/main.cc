@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
       std::fputs(parsed.message.c_str(), stdout);
       return 0;
     case nines::FlagsResult::Action::kVersion:
-      std::printf("nines, version %s (revision: %s)\n  compiler: %s, C++ %ld\n",
-                  nines::kVersion, nines::kRevision, __VERSION__, __cplusplus);
+      std::printf("nines, version %s (revision: %s)\n  compiler: %s, C++ %ld\n", nines::kVersion,
+                  nines::kRevision, __VERSION__, __cplusplus);
       return 0;
     case nines::FlagsResult::Action::kError:
       std::fprintf(stderr, "nines: error: %s\n", parsed.message.c_str());

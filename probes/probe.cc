@@ -9,12 +9,18 @@ constexpr std::array kKinds = {ProbeKind::kHttp, ProbeKind::kTcp, ProbeKind::kDn
                                ProbeKind::kIcmp};
 
 constexpr std::array kReasons = {
-    FailureReason::kDns,           FailureReason::kConnectRefused,
-    FailureReason::kConnectTimeout, FailureReason::kTlsHandshake,
-    FailureReason::kTlsCertExpired, FailureReason::kTlsCertInvalid,
-    FailureReason::kTimeout,       FailureReason::kHttpStatus,
-    FailureReason::kBodyMismatch,  FailureReason::kHeaderMismatch,
-    FailureReason::kExpectMismatch, FailureReason::kIcmpUnreachable,
+    FailureReason::kDns,
+    FailureReason::kConnectRefused,
+    FailureReason::kConnectTimeout,
+    FailureReason::kTlsHandshake,
+    FailureReason::kTlsCertExpired,
+    FailureReason::kTlsCertInvalid,
+    FailureReason::kTimeout,
+    FailureReason::kHttpStatus,
+    FailureReason::kBodyMismatch,
+    FailureReason::kHeaderMismatch,
+    FailureReason::kExpectMismatch,
+    FailureReason::kIcmpUnreachable,
     FailureReason::kOther,
 };
 

@@ -159,11 +159,11 @@ struct Probe {
   std::string module_name;  // the module it names, or "" when given inline
   Module module;            // resolved: a copy of the named module or the inline one
   std::string target;
-  Duration interval{};  // resolved against `defaults:`
-  Duration timeout{};   // resolved: probe's, else module's if it names one, else defaults'
+  Duration interval{};          // resolved against `defaults:`
+  Duration timeout{};           // resolved: probe's, else module's if it names one, else defaults'
   std::vector<double> buckets;  // seconds, strictly increasing
-  int down_after = 1;  // consecutive failures before nines_probe_up drops to 0
-  int up_after = 1;    // consecutive successes before it rises to 1
+  int down_after = 1;           // consecutive failures before nines_probe_up drops to 0
+  int up_after = 1;             // consecutive successes before it rises to 1
 };
 
 /// Where an nginx access log comes from: a file or a syslog UDP listener.
@@ -175,15 +175,15 @@ struct AccessLog {
 
 /// One nginx server (`nginx:` entry).
 struct Nginx {
-  std::string name;  // unique; the `server` label
+  std::string name;         // unique; the `server` label
   std::string stub_status;  // http(s) URL or unix:/path; "" = not scraped
   std::optional<AccessLog> access_log;
 };
 
 /// What an SLO measures.
 struct Sli {
-  std::string probe;       // a probe name, or ""
-  std::string access_log;  // an nginx name, or ""
+  std::string probe;                          // a probe name, or ""
+  std::string access_log;                     // an nginx name, or ""
   std::optional<Duration> latency_threshold;  // set: a latency SLI
 };
 
@@ -222,8 +222,8 @@ inline constexpr const char* kDefaultAccessLogFormat =
 
 /// The default histogram buckets of a probe's duration, in seconds.
 inline const std::vector<double>& DefaultProbeBuckets() {
-  static const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
-                                               0.25,  0.5,  1,     2.5,  5,  10};
+  static const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                               0.5,   1,    2.5,   5,    10};
   return kBuckets;
 }
 

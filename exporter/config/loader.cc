@@ -35,8 +35,8 @@ bool IsValidName(std::string_view name) {
     return false;
   }
   auto ok = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   };
   return std::all_of(name.begin(), name.end(), ok) && name.front() != '.' && name.front() != '-';
 }
@@ -120,8 +120,7 @@ bool IsCidr(const std::string& text) {
   std::string_view bits = std::string_view(text).substr(slash + 1);
   int value = -1;
   auto [ptr, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), value);
-  return ec == std::errc() && ptr == bits.data() + bits.size() && value >= 0 &&
-         value <= max_bits;
+  return ec == std::errc() && ptr == bits.data() + bits.size() && value >= 0 && value <= max_bits;
 }
 
 // Host patterns such as "*.example.com" or "internal.example.com".
@@ -130,8 +129,8 @@ bool IsHostPattern(std::string_view text) {
     return false;
   }
   return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '*' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '*' || c == '_';
   });
 }
 
@@ -204,8 +203,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
   return errors.size() == before;
 }
 
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            HeaderMatch* out) {
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, HeaderMatch* out) {
   MapReader map(errors, node, path);
   std::size_t before = errors.size();
   if (map.Require("header", &out->header) && !IsToken(out->header)) {
@@ -218,8 +216,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
   return errors.size() == before;
 }
 
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            HttpModule* out) {
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, HttpModule* out) {
   MapReader map(errors, node, path);
   std::size_t before = errors.size();
   if (map.Get("valid_status_codes", &out->valid_status_codes)) {
@@ -346,8 +343,8 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   std::size_t before = errors.size();
   map.Require("query_name", &out->query_name);
   if (map.Get("query_type", &out->query_type) &&
-      !OneOf(out->query_type, {"A", "AAAA", "ANY", "CAA", "CNAME", "DS", "DNSKEY", "HTTPS",
-                               "MX", "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"})) {
+      !OneOf(out->query_type, {"A", "AAAA", "ANY", "CAA", "CNAME", "DS", "DNSKEY", "HTTPS", "MX",
+                               "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"})) {
     errors.At(map.Find("query_type"), map.Child("query_type"),
               "must be a DNS record type like A, AAAA, MX or SOA " + Got(map.Find("query_type")));
   }
@@ -365,9 +362,9 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   if (map.Get("valid_rcodes", &out->valid_rcodes)) {
     YAML::Node rcodes = map.Find("valid_rcodes");
     for (std::size_t i = 0; i < out->valid_rcodes.size(); ++i) {
-      if (!OneOf(out->valid_rcodes[i], {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
-                                        "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
-                                        "NOTZONE"})) {
+      if (!OneOf(out->valid_rcodes[i],
+                 {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+                  "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"})) {
         errors.At(rcodes[i], map.Child("valid_rcodes") + "[" + std::to_string(i) + "]",
                   "must be a DNS rcode like NOERROR or NXDOMAIN " + Got(rcodes[i]));
       }
@@ -387,8 +384,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   return errors.size() == before;
 }
 
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            IcmpModule* out) {
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IcmpModule* out) {
   MapReader map(errors, node, path);
   std::size_t before = errors.size();
   map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
@@ -422,7 +418,8 @@ void DecodeModuleBody(MapReader& map, Module* out) {
       if (auto kind = probes::ParseProbeKind(name)) {
         out->prober = *kind;
       } else {
-        errors.At(prober, map.Child("prober"), "must be one of http, tcp, dns, icmp " + Got(prober));
+        errors.At(prober, map.Child("prober"),
+                  "must be one of http, tcp, dns, icmp " + Got(prober));
       }
     }
   }
@@ -483,8 +480,7 @@ std::string TargetProblem(probes::ProbeKind kind, const std::string& target) {
     case probes::ProbeKind::kHttp:
       if (target.find("://") == std::string::npos) {
         // blackbox accepts a bare host[:port][/path] and prepends http://.
-        return IsUrlWithScheme("http://" + target, {"http"}) ? ""
-                                                              : "must be an http or https URL";
+        return IsUrlWithScheme("http://" + target, {"http"}) ? "" : "must be an http or https URL";
       }
       return IsUrlWithScheme(target, {"http", "https"}) ? "" : "must be an http or https URL";
     case probes::ProbeKind::kTcp:
@@ -599,8 +595,8 @@ void DecodeProbes(MapReader& top, Config* config) {
         }
       }
     }
-    for (auto [key, field] : {std::pair{"down_after", &probe.down_after},
-                              std::pair{"up_after", &probe.up_after}}) {
+    for (auto [key, field] :
+         {std::pair{"down_after", &probe.down_after}, std::pair{"up_after", &probe.up_after}}) {
       if (map.Get(key, field) && *field < 1) {
         errors.At(map.Find(key), map.Child(key), "must be at least 1 " + Got(map.Find(key)));
       }
@@ -778,9 +774,9 @@ void DecodeProbeEndpoint(MapReader& top, Config* config) {
                                   return (c >= '0' && c <= '9') || c == '.';
                                 });
       if (looks_like_address ? !IsCidr(entry) : !IsHostPattern(entry)) {
-        top.errors().At(items[i], map.Child(key) + "[" + std::to_string(i) + "]",
-                        "must be a CIDR like 10.0.0.0/8 or a host pattern like *.example.com " +
-                            Got(items[i]));
+        top.errors().At(
+            items[i], map.Child(key) + "[" + std::to_string(i) + "]",
+            "must be a CIDR like 10.0.0.0/8 or a host pattern like *.example.com " + Got(items[i]));
       }
     }
   }

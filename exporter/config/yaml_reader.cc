@@ -180,8 +180,7 @@ void MapReader::Finish() {
   }
 }
 
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            std::string* out) {
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, std::string* out) {
   if (!node.IsScalar()) {
     errors.At(node, path, "must be a string " + Got(node));
     return false;
@@ -200,8 +199,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   return true;
 }
 
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            std::int64_t* out) {
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, std::int64_t* out) {
   if (IsPlainScalar(node)) {
     const std::string& text = node.Scalar();
     std::int64_t value = 0;
@@ -260,8 +258,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   return false;
 }
 
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            IpProtocol* out) {
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IpProtocol* out) {
   if (node.IsScalar() && node.Scalar() == "ip4") {
     *out = IpProtocol::kIp4;
     return true;
@@ -328,8 +325,8 @@ std::optional<std::int64_t> ParseByteSize(std::string_view text) {
     std::string_view a, b;
     int shift;
   };
-  constexpr Scale kScales[] = {{"", "B", 0},       {"KB", "KiB", 10}, {"MB", "MiB", 20},
-                               {"GB", "GiB", 30}, {"TB", "TiB", 40}};
+  constexpr Scale kScales[] = {
+      {"", "B", 0}, {"KB", "KiB", 10}, {"MB", "MiB", 20}, {"GB", "GiB", 30}, {"TB", "TiB", 40}};
   for (const Scale& scale : kScales) {
     if (unit == scale.a || unit == scale.b) {
       if (number > (std::numeric_limits<std::int64_t>::max() >> scale.shift)) {

@@ -97,12 +97,10 @@ class MapReader {
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, std::string* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, bool* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, int* out);
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            std::int64_t* out);
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, std::int64_t* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, double* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, Duration* out);
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            IpProtocol* out);
+bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IpProtocol* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, Regexp* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
             std::map<std::string, std::string>* out);

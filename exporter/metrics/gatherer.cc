@@ -31,9 +31,10 @@ std::vector<prometheus::MetricFamily> Gatherer::Gather() const {
       }
       prometheus::MetricFamily& existing = families[it->second];
       if (existing.type != family.type) {
-        spdlog::error("metric family {} is produced twice with different types; dropping the "
-                      "second",
-                      family.name);
+        spdlog::error(
+            "metric family {} is produced twice with different types; dropping the "
+            "second",
+            family.name);
         continue;
       }
       std::move(family.metric.begin(), family.metric.end(), std::back_inserter(existing.metric));

@@ -36,7 +36,8 @@ bool IsZeroQ(std::string_view params) {
   while (!params.empty()) {
     auto semicolon = params.find(';');
     std::string_view param = Trim(params.substr(0, semicolon));
-    params = semicolon == std::string_view::npos ? std::string_view() : params.substr(semicolon + 1);
+    params =
+        semicolon == std::string_view::npos ? std::string_view() : params.substr(semicolon + 1);
     if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
       std::string_view value = param.substr(2);
       return value.find_first_not_of("0.") == std::string_view::npos && !value.empty();

@@ -74,7 +74,7 @@ Handler ReloadHandler(std::function<std::vector<std::string>()> reload) {
   };
 }
 
-Handler LandingPageHandler(std::string telemetry_path) {
+Handler LandingPageHandler(const std::string& telemetry_path) {
   std::string path = HtmlEscape(telemetry_path);
   std::string page = R"(<!DOCTYPE html>
 <html lang="en">
@@ -94,7 +94,8 @@ code { font-size: 0.95em; }
 <p>Version )" + HtmlEscape(kVersion) +
                      " (revision " + HtmlEscape(kRevision) + R"()</p>
 <ul>
-<li><a href=")" + path + R"(">Metrics</a> <code>)" + path + R"(</code></li>
+<li><a href=")" + path +
+                     R"(">Metrics</a> <code>)" + path + R"(</code></li>
 <li><a href="/-/healthy">Health</a> <code>/-/healthy</code></li>
 <li><a href="/-/ready">Readiness</a> <code>/-/ready</code></li>
 </ul>

@@ -26,7 +26,7 @@ Handler ReadyHandler(const std::atomic<bool>& ready);
 Handler ReloadHandler(std::function<std::vector<std::string>()> reload);
 
 /// `/`: a small HTML page linking the other endpoints. GET and HEAD.
-Handler LandingPageHandler(std::string telemetry_path);
+Handler LandingPageHandler(const std::string& telemetry_path);
 
 /// Escapes text for HTML element content and attribute values.
 std::string HtmlEscape(std::string_view text);

@@ -41,8 +41,8 @@ std::optional<ListenAddress> ParseListenAddress(std::string_view text, std::stri
   }
   std::string_view port = text.substr(colon + 1);
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), address.port);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() ||
-      address.port < 0 || address.port > 65535) {
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || address.port < 0 ||
+      address.port > 65535) {
     return fail("port must be a number from 0 to 65535");
   }
   return address;

@@ -82,9 +82,7 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 Server::~Server() { Stop(); }
 
-void Server::Route(const std::string& path, Handler handler) {
-  routes_[path] = std::move(handler);
-}
+void Server::Route(const std::string& path, Handler handler) { routes_[path] = std::move(handler); }
 
 Response Server::Dispatch(const Request& request) const {
   auto it = routes_.find(request.path);
@@ -121,8 +119,7 @@ void Server::Start() {
         reason.find("Address already in use") != std::string::npos) {
       reason = "address already in use";
     }
-    throw std::runtime_error("cannot listen on " + options_.address.ToString() + ": " +
-                             reason);
+    throw std::runtime_error("cannot listen on " + options_.address.ToString() + ": " + reason);
   }
   startup_errors = nullptr;
   adapter_ = std::make_unique<CivetAdapter>(*this);

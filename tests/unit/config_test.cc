@@ -17,7 +17,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const fs::path kConfigFixtures = fs::path(NINES_FIXTURES_DIR) / "config";
+fs::path ConfigFixtures() { return fs::path(NINES_FIXTURES_DIR) / "config"; }
 
 // Each invalid-*.yml fixture states the errors it must produce in `# want:` lines, with
 // FILE standing for its path.
@@ -38,7 +38,7 @@ std::vector<std::string> WantedErrors(const fs::path& fixture) {
 
 std::vector<fs::path> Fixtures(std::string_view prefix) {
   std::vector<fs::path> paths;
-  for (const auto& entry : fs::directory_iterator(kConfigFixtures)) {
+  for (const auto& entry : fs::directory_iterator(ConfigFixtures())) {
     if (entry.path().filename().string().starts_with(prefix)) {
       paths.push_back(entry.path());
     }
@@ -85,8 +85,8 @@ TEST(LoadConfigFile, MissingFile) {
 }
 
 TEST(LoadConfigFile, Directory) {
-  LoadResult result = LoadConfigFile(kConfigFixtures.string());
-  EXPECT_THAT(result.errors, ElementsAre(kConfigFixtures.string() + ": not a regular file"));
+  LoadResult result = LoadConfigFile(ConfigFixtures().string());
+  EXPECT_THAT(result.errors, ElementsAre(ConfigFixtures().string() + ": not a regular file"));
 }
 
 TEST(LoadConfigFile, UnreadableFile) {

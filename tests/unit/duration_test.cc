@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "exporter/config/duration.h"
+
+#include <gtest/gtest.h>
 
 namespace nines::config {
 namespace {
@@ -13,11 +13,21 @@ TEST(ParseDuration, Valid) {
     Duration want;
   };
   const Case cases[] = {
-      {"0", 0s},          {"0s", 0s},        {"15s", 15s},
-      {"1m30s", 90s},     {"250ms", 250ms},  {"1.5s", 1500ms},
-      {"2h", 2h},         {"1d", 24h},       {"1w", 168h},
-      {"1y", 8760h},      {"30d", 720h},     {"100us", 100us},
-      {"100\xC2\xB5s", 100us}, {"7ns", 7ns}, {"1h0m0.5s", 3600500ms},
+      {"0", 0s},
+      {"0s", 0s},
+      {"15s", 15s},
+      {"1m30s", 90s},
+      {"250ms", 250ms},
+      {"1.5s", 1500ms},
+      {"2h", 2h},
+      {"1d", 24h},
+      {"1w", 168h},
+      {"1y", 8760h},
+      {"30d", 720h},
+      {"100us", 100us},
+      {"100\xC2\xB5s", 100us},
+      {"7ns", 7ns},
+      {"1h0m0.5s", 3600500ms},
   };
   for (const Case& c : cases) {
     std::string error;
@@ -33,10 +43,12 @@ TEST(ParseDuration, Invalid) {
     const char* why;
   };
   const Case cases[] = {
-      {"", "empty duration"},     {"-5s", "negative duration"}, {"5", "missing unit"},
-      {"5x", "unknown unit"},     {"s", "expected a number"},   {"1.s", "not a number: 1."},
-      {".5s", "not a number: .5"}, {"1..5s", "not a number: 1..5"}, {"5s ", "expected a number"},
-      {"1000000y", "duration too long"}, {"5 s", "unknown unit"},
+      {"", "empty duration"},       {"-5s", "negative duration"},
+      {"5", "missing unit"},        {"5x", "unknown unit"},
+      {"s", "expected a number"},   {"1.s", "not a number: 1."},
+      {".5s", "not a number: .5"},  {"1..5s", "not a number: 1..5"},
+      {"5s ", "expected a number"}, {"1000000y", "duration too long"},
+      {"5 s", "unknown unit"},
   };
   for (const Case& c : cases) {
     std::string error;

@@ -1,6 +1,7 @@
+#include "exporter/flags.h"
+
 #include <gtest/gtest.h>
 
-#include "exporter/flags.h"
 #include "exporter/web/listen_address.h"
 
 namespace nines {
@@ -53,9 +54,11 @@ TEST(ParseFlags, Errors) {
   const Case cases[] = {
       {{"--no-such-flag"}, "unrecognised option '--no-such-flag', try --help"},
       {{"--config"}, "unrecognised option '--config', try --help"},  // no prefix guessing
-      {{"stray"}, "too many positional options have been specified on the command line, try "
-                  "--help"},
-      {{"--log.level=verbose"}, "--log.level: must be debug, info, warn or error (got \"verbose\")"},
+      {{"stray"},
+       "too many positional options have been specified on the command line, try "
+       "--help"},
+      {{"--log.level=verbose"},
+       "--log.level: must be debug, info, warn or error (got \"verbose\")"},
       {{"--log.format=text"}, "--log.format: must be logfmt or json (got \"text\")"},
       {{"--web.listen-address=9469"},
        "--web.listen-address: must be host:port or :port (got \"9469\")"},
@@ -93,8 +96,8 @@ TEST(ParseListenAddress, Forms) {
   EXPECT_EQ(local->host, "127.0.0.1");
   EXPECT_EQ(local->ToCivetPort(), "127.0.0.1:0");
 
-  for (const char* bad : {"", "127.0.0.1", "host.example:80", "127.0.0.1:65536", ":-1", ":x",
-                          "::1:80", "1.2.3:80"}) {
+  for (const char* bad :
+       {"", "127.0.0.1", "host.example:80", "127.0.0.1:65536", ":-1", ":x", "::1:80", "1.2.3:80"}) {
     EXPECT_FALSE(web::ParseListenAddress(bad, &error).has_value()) << bad;
     EXPECT_FALSE(error.empty());
   }

@@ -1,9 +1,9 @@
+#include "exporter/logging.h"
+
 #include <gtest/gtest.h>
 #include <spdlog/details/log_msg.h>
 
 #include <regex>
-
-#include "exporter/logging.h"
 
 namespace nines::logging {
 namespace {

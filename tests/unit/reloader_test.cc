@@ -1,11 +1,11 @@
+#include "exporter/daemon/reloader.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "exporter/daemon/reloader.h"
 
 namespace nines::daemon {
 namespace {

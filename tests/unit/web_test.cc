@@ -104,7 +104,8 @@ TEST_F(HandlersTest, Metrics) {
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_THAT(response.body, HasSubstr("# TYPE test_value gauge\ntest_value 7\n"));
-  EXPECT_THAT(response.headers, ::testing::Not(::testing::Contains(Pair("Content-Encoding", "gzip"))));
+  EXPECT_THAT(response.headers,
+              ::testing::Not(::testing::Contains(Pair("Content-Encoding", "gzip"))));
 }
 
 TEST_F(HandlersTest, MetricsGzip) {

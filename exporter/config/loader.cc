@@ -1,6 +1,5 @@
 #include "exporter/config/loader.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +12,8 @@
 #include <cstring>
 #include <set>
 
+#include "exporter/config/checks.h"
+#include "exporter/config/modules.h"
 #include "exporter/config/yaml_reader.h"
 
 namespace nines::config {
@@ -22,455 +23,6 @@ constexpr off_t kMaxConfigBytes = 16 << 20;
 
 namespace internal {
 namespace {
-
-using namespace std::chrono_literals;
-
-constexpr Duration kMinInterval = 100ms;
-constexpr std::size_t kMaxNameLength = 128;
-
-// Probe, server and SLO names become label values and URL path segments (badges, logs),
-// so they are kept to a safe alphabet.
-bool IsValidName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength) {
-    return false;
-  }
-  auto ok = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  };
-  return std::all_of(name.begin(), name.end(), ok) && name.front() != '.' && name.front() != '-';
-}
-
-constexpr const char* kNameRule =
-    "must be 1 to 128 letters, digits, '_', '-' or '.', not starting with '-' or '.'";
-
-// An RFC 9110 token (method names, header names).
-bool IsToken(std::string_view text) {
-  if (text.empty()) {
-    return false;
-  }
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-  });
-}
-
-bool OneOf(std::string_view value, std::initializer_list<std::string_view> allowed) {
-  return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
-}
-
-std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-// Splits "host:port" or "[v6]:port". Returns false when the shape is wrong.
-bool SplitHostPort(std::string_view text, std::string* host, std::string* port) {
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return false;
-    }
-    *host = std::string(text.substr(1, close - 1));
-    *port = std::string(text.substr(close + 2));
-    return true;
-  }
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || text.find(':') != colon) {
-    return false;
-  }
-  *host = std::string(text.substr(0, colon));
-  *port = std::string(text.substr(colon + 1));
-  return true;
-}
-
-bool IsPort(std::string_view text) {
-  int port = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  return ec == std::errc() && ptr == text.data() + text.size() && port >= 1 && port <= 65535;
-}
-
-bool IsIpAddress(const std::string& text) {
-  std::array<unsigned char, 16> buffer{};
-  return inet_pton(AF_INET, text.c_str(), buffer.data()) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), buffer.data()) == 1;
-}
-
-bool IsLoopback(const std::string& host) {
-  std::array<unsigned char, 16> buffer{};
-  if (inet_pton(AF_INET, host.c_str(), buffer.data()) == 1) {
-    return buffer[0] == 127;
-  }
-  return host == "::1" || host == "localhost";
-}
-
-// "10.0.0.0/8", "fe80::/10" or a bare address.
-bool IsCidr(const std::string& text) {
-  auto slash = text.find('/');
-  std::string address = text.substr(0, slash);
-  std::array<unsigned char, 16> buffer{};
-  int max_bits = 0;
-  if (inet_pton(AF_INET, address.c_str(), buffer.data()) == 1) {
-    max_bits = 32;
-  } else if (inet_pton(AF_INET6, address.c_str(), buffer.data()) == 1) {
-    max_bits = 128;
-  } else {
-    return false;
-  }
-  if (slash == std::string::npos) {
-    return true;
-  }
-  std::string_view bits = std::string_view(text).substr(slash + 1);
-  int value = -1;
-  auto [ptr, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), value);
-  return ec == std::errc() && ptr == bits.data() + bits.size() && value >= 0 && value <= max_bits;
-}
-
-// Host patterns such as "*.example.com" or "internal.example.com".
-bool IsHostPattern(std::string_view text) {
-  if (text.empty()) {
-    return false;
-  }
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '*' || c == '_';
-  });
-}
-
-// Whether a scheme://authority URL has one of `schemes` and a non-empty host.
-bool IsUrlWithScheme(std::string_view url, std::initializer_list<std::string_view> schemes) {
-  auto sep = url.find("://");
-  if (sep == std::string_view::npos || !OneOf(url.substr(0, sep), schemes)) {
-    return false;
-  }
-  std::string_view rest = url.substr(sep + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-    authority.remove_prefix(at + 1);
-  }
-  return !authority.empty() && authority.front() != ':' &&
-         authority.find_first_of(" \t") == std::string_view::npos;
-}
-
-}  // namespace
-
-// ---- struct decoders, found by the vector/optional templates through ADL ----
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, TlsConfig* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Get("insecure_skip_verify", &out->insecure_skip_verify);
-  map.Get("ca_file", &out->ca_file);
-  map.Get("cert_file", &out->cert_file);
-  map.Get("key_file", &out->key_file);
-  map.Get("server_name", &out->server_name);
-  if (map.Get("min_version", &out->min_version) &&
-      !OneOf(out->min_version, {"TLS10", "TLS11", "TLS12", "TLS13"})) {
-    errors.At(map.Find("min_version"), map.Child("min_version"),
-              "must be one of TLS10, TLS11, TLS12, TLS13 " + Got(map.Find("min_version")));
-  }
-  if (out->cert_file.empty() != out->key_file.empty()) {
-    errors.At(node, path, "cert_file and key_file must be given together");
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, BasicAuth* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Require("username", &out->username);
-  map.Get("password", &out->password);
-  map.Get("password_file", &out->password_file);
-  if (!out->password.empty() && !out->password_file.empty()) {
-    errors.At(node, path, "password and password_file are mutually exclusive");
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            Authorization* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  if (map.Get("type", &out->type) && !IsToken(out->type)) {
-    errors.At(map.Find("type"), map.Child("type"),
-              "must be an HTTP auth scheme like Bearer " + Got(map.Find("type")));
-  }
-  map.Get("credentials", &out->credentials);
-  map.Get("credentials_file", &out->credentials_file);
-  if (!out->credentials.empty() && !out->credentials_file.empty()) {
-    errors.At(node, path, "credentials and credentials_file are mutually exclusive");
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, HeaderMatch* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  if (map.Require("header", &out->header) && !IsToken(out->header)) {
-    errors.At(map.Find("header"), map.Child("header"),
-              "must be an HTTP header name " + Got(map.Find("header")));
-  }
-  map.Require("regexp", &out->regexp);
-  map.Get("allow_missing", &out->allow_missing);
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, HttpModule* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  if (map.Get("valid_status_codes", &out->valid_status_codes)) {
-    YAML::Node codes = map.Find("valid_status_codes");
-    for (std::size_t i = 0; i < out->valid_status_codes.size(); ++i) {
-      int code = out->valid_status_codes[i];
-      if (code < 100 || code > 599) {
-        errors.At(codes[i], map.Child("valid_status_codes") + "[" + std::to_string(i) + "]",
-                  "must be an HTTP status code from 100 to 599 " + Got(codes[i]));
-      }
-    }
-  }
-  if (map.Get("valid_http_versions", &out->valid_http_versions)) {
-    YAML::Node versions = map.Find("valid_http_versions");
-    for (std::size_t i = 0; i < out->valid_http_versions.size(); ++i) {
-      if (!OneOf(out->valid_http_versions[i],
-                 {"HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3", "HTTP/3.0"})) {
-        errors.At(versions[i], map.Child("valid_http_versions") + "[" + std::to_string(i) + "]",
-                  "must be one of HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/3.0 " + Got(versions[i]));
-      }
-    }
-  }
-  if (map.Get("method", &out->method) && !IsToken(out->method)) {
-    errors.At(map.Find("method"), map.Child("method"),
-              "must be an HTTP method like GET " + Got(map.Find("method")));
-  }
-  if (map.Get("headers", &out->headers)) {
-    for (const auto& [name, value] : out->headers) {
-      if (!IsToken(name)) {
-        errors.At(map.Find("headers"), map.Child("headers"),
-                  "must map HTTP header names to values (got header " + Quoted(name) + ")");
-      }
-    }
-  }
-  map.Get("body", &out->body);
-  if (YAML::Node limit = map.Find("body_size_limit"); limit.IsDefined()) {
-    auto bytes = limit.IsScalar() ? ParseByteSize(limit.Scalar()) : std::nullopt;
-    if (bytes) {
-      out->body_size_limit = *bytes;
-    } else {
-      errors.At(limit, map.Child("body_size_limit"),
-                "must be a size in bytes like 1048576 or 10MB " + Got(limit));
-    }
-  }
-  if (map.Get("compression", &out->compression) &&
-      !OneOf(out->compression, {"", "gzip", "br", "deflate", "identity"})) {
-    errors.At(map.Find("compression"), map.Child("compression"),
-              "must be one of gzip, br, deflate, identity " + Got(map.Find("compression")));
-  }
-  map.Get("follow_redirects", &out->follow_redirects);
-  map.Get("fail_if_ssl", &out->fail_if_ssl);
-  map.Get("fail_if_not_ssl", &out->fail_if_not_ssl);
-  if (out->fail_if_ssl && out->fail_if_not_ssl) {
-    errors.At(node, path, "fail_if_ssl and fail_if_not_ssl cannot both be true");
-  }
-  map.Get("fail_if_body_matches_regexp", &out->fail_if_body_matches_regexp);
-  map.Get("fail_if_body_not_matches_regexp", &out->fail_if_body_not_matches_regexp);
-  map.Get("fail_if_header_matches", &out->fail_if_header_matches);
-  map.Get("fail_if_header_not_matches", &out->fail_if_header_not_matches);
-  map.Get("tls_config", &out->tls_config);
-  map.Get("basic_auth", &out->basic_auth);
-  map.Get("authorization", &out->authorization);
-  if (out->basic_auth && out->authorization) {
-    errors.At(node, path, "basic_auth and authorization are mutually exclusive");
-  }
-  if (map.Get("proxy_url", &out->proxy_url) && !out->proxy_url.empty() &&
-      !IsUrlWithScheme(out->proxy_url, {"http", "https", "socks5", "socks5h"})) {
-    errors.At(map.Find("proxy_url"), map.Child("proxy_url"),
-              "must be an http, https or socks5 URL " + Got(map.Find("proxy_url")));
-  }
-  map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
-  map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  map.Get("enable_http2", &out->enable_http2);
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            QueryResponse* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Get("expect", &out->expect);
-  map.Get("expect_bytes", &out->expect_bytes);
-  map.Get("send", &out->send);
-  map.Get("starttls", &out->starttls);
-  if (out->expect && !out->expect_bytes.empty()) {
-    errors.At(node, path, "expect and expect_bytes are mutually exclusive");
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, TcpModule* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Get("query_response", &out->query_response);
-  map.Get("tls", &out->tls);
-  map.Get("tls_config", &out->tls_config);
-  map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
-  map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  if (map.Get("source_ip_address", &out->source_ip_address) &&
-      !IsIpAddress(out->source_ip_address)) {
-    errors.At(map.Find("source_ip_address"), map.Child("source_ip_address"),
-              "must be an IP address " + Got(map.Find("source_ip_address")));
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
-            DnsRrValidator* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Get("fail_if_matches_regexp", &out->fail_if_matches_regexp);
-  map.Get("fail_if_all_match_regexp", &out->fail_if_all_match_regexp);
-  map.Get("fail_if_not_matches_regexp", &out->fail_if_not_matches_regexp);
-  map.Get("fail_if_none_matches_regexp", &out->fail_if_none_matches_regexp);
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, DnsModule* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Require("query_name", &out->query_name);
-  if (map.Get("query_type", &out->query_type) &&
-      !OneOf(out->query_type, {"A", "AAAA", "ANY", "CAA", "CNAME", "DS", "DNSKEY", "HTTPS", "MX",
-                               "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"})) {
-    errors.At(map.Find("query_type"), map.Child("query_type"),
-              "must be a DNS record type like A, AAAA, MX or SOA " + Got(map.Find("query_type")));
-  }
-  if (map.Get("query_class", &out->query_class) &&
-      !OneOf(out->query_class, {"IN", "CH", "HS", "ANY"})) {
-    errors.At(map.Find("query_class"), map.Child("query_class"),
-              "must be one of IN, CH, HS, ANY " + Got(map.Find("query_class")));
-  }
-  if (map.Get("transport_protocol", &out->transport_protocol) &&
-      !OneOf(out->transport_protocol, {"udp", "tcp"})) {
-    errors.At(map.Find("transport_protocol"), map.Child("transport_protocol"),
-              "must be udp or tcp " + Got(map.Find("transport_protocol")));
-  }
-  map.Get("recursion_desired", &out->recursion_desired);
-  if (map.Get("valid_rcodes", &out->valid_rcodes)) {
-    YAML::Node rcodes = map.Find("valid_rcodes");
-    for (std::size_t i = 0; i < out->valid_rcodes.size(); ++i) {
-      if (!OneOf(out->valid_rcodes[i],
-                 {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-                  "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"})) {
-        errors.At(rcodes[i], map.Child("valid_rcodes") + "[" + std::to_string(i) + "]",
-                  "must be a DNS rcode like NOERROR or NXDOMAIN " + Got(rcodes[i]));
-      }
-    }
-  }
-  map.Get("validate_answer_rrs", &out->validate_answer_rrs);
-  map.Get("validate_authority_rrs", &out->validate_authority_rrs);
-  map.Get("validate_additional_rrs", &out->validate_additional_rrs);
-  map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
-  map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  if (map.Get("source_ip_address", &out->source_ip_address) &&
-      !IsIpAddress(out->source_ip_address)) {
-    errors.At(map.Find("source_ip_address"), map.Child("source_ip_address"),
-              "must be an IP address " + Got(map.Find("source_ip_address")));
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IcmpModule* out) {
-  MapReader map(errors, node, path);
-  std::size_t before = errors.size();
-  map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
-  map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  if (map.Get("source_ip_address", &out->source_ip_address) &&
-      !IsIpAddress(out->source_ip_address)) {
-    errors.At(map.Find("source_ip_address"), map.Child("source_ip_address"),
-              "must be an IP address " + Got(map.Find("source_ip_address")));
-  }
-  if (map.Get("payload_size", &out->payload_size) &&
-      (out->payload_size < 0 || out->payload_size > 65507)) {
-    errors.At(map.Find("payload_size"), map.Child("payload_size"),
-              "must be from 0 to 65507 bytes " + Got(map.Find("payload_size")));
-  }
-  map.Get("dont_fragment", &out->dont_fragment);
-  if (map.Get("ttl", &out->ttl) && (out->ttl < 0 || out->ttl > 255)) {
-    errors.At(map.Find("ttl"), map.Child("ttl"), "must be from 0 to 255 " + Got(map.Find("ttl")));
-  }
-  map.Finish();
-  return errors.size() == before;
-}
-
-namespace {
-
-// Reads a module body (everything but `prober:`/`timeout:` checks shared with probes).
-void DecodeModuleBody(MapReader& map, Module* out) {
-  ErrorList& errors = map.errors();
-  if (YAML::Node prober = map.Find("prober"); prober.IsDefined()) {
-    std::string name;
-    if (Decode(errors, prober, map.Child("prober"), &name)) {
-      if (auto kind = probes::ParseProbeKind(name)) {
-        out->prober = *kind;
-      } else {
-        errors.At(prober, map.Child("prober"),
-                  "must be one of http, tcp, dns, icmp " + Got(prober));
-      }
-    }
-  }
-  if (map.Get("timeout", &out->timeout) && *out->timeout <= Duration::zero()) {
-    errors.At(map.Find("timeout"), map.Child("timeout"),
-              "must be positive " + Got(map.Find("timeout")));
-  }
-  // Options for another prober than the chosen one would be silently ignored: say so.
-  auto options = [&](std::string_view key, probes::ProbeKind kind, auto* field) {
-    if (!map.Has(key)) {
-      return;
-    }
-    map.Get(key, field);
-    if (out->prober != kind) {
-      errors.At(map.Find(key), map.Child(key),
-                "options for the " + std::string(probes::ProbeKindName(kind)) +
-                    " prober, but prober is " + std::string(probes::ProbeKindName(out->prober)));
-    }
-  };
-  options("http", probes::ProbeKind::kHttp, &out->http);
-  options("tcp", probes::ProbeKind::kTcp, &out->tcp);
-  options("dns", probes::ProbeKind::kDns, &out->dns);
-  options("icmp", probes::ProbeKind::kIcmp, &out->icmp);
-  if (out->prober == probes::ProbeKind::kDns && !map.Has("dns")) {
-    errors.At(map.node(), map.path(), "a dns prober needs dns.query_name");
-  }
-}
-
-void DecodeModules(MapReader& top, Config* config) {
-  YAML::Node modules = top.Find("modules");
-  MapReader map(top.errors(), modules, "modules");
-  if (!modules.IsMap()) {
-    return;
-  }
-  for (const auto& entry : modules) {
-    if (!entry.first.IsScalar()) {
-      continue;
-    }
-    const std::string& name = entry.first.Scalar();
-    MapReader body(top.errors(), entry.second, map.Child(name));
-    if (!body.Has("prober")) {
-      top.errors().At(entry.second, map.Child(name), "missing required key prober");
-    }
-    Module module;
-    DecodeModuleBody(body, &module);
-    body.Finish();
-    config->modules[name] = std::move(module);
-    map.Find(name);  // mark known
-  }
-  map.Finish();
-}
 
 // Checks a target against what its prober needs.
 std::string TargetProblem(probes::ProbeKind kind, const std::string& target) {
@@ -530,19 +82,16 @@ void DecodeProbes(MapReader& top, Config* config) {
     Probe probe;
     if (map.Require("name", &probe.name)) {
       if (!IsValidName(probe.name)) {
-        errors.At(map.Find("name"), map.Child("name"),
-                  std::string(kNameRule) + " " + Got(map.Find("name")));
+        map.Invalid("name", kNameRule);
       } else if (!names.insert(probe.name).second) {
-        errors.At(map.Find("name"), map.Child("name"),
-                  "duplicate probe name " + Got(map.Find("name")));
+        map.Invalid("name", "duplicate probe name");
       }
     }
     bool named_module = map.Get("module", &probe.module_name);
     if (named_module) {
       auto it = config->modules.find(probe.module_name);
       if (it == config->modules.end()) {
-        errors.At(map.Find("module"), map.Child("module"),
-                  "no such module " + Got(map.Find("module")));
+        map.Invalid("module", "no such module");
       } else {
         probe.module = it->second;
       }
@@ -598,7 +147,7 @@ void DecodeProbes(MapReader& top, Config* config) {
     for (auto [key, field] :
          {std::pair{"down_after", &probe.down_after}, std::pair{"up_after", &probe.up_after}}) {
       if (map.Get(key, field) && *field < 1) {
-        errors.At(map.Find(key), map.Child(key), "must be at least 1 " + Got(map.Find(key)));
+        map.Invalid(key, "must be at least 1");
       }
     }
     map.Finish();
@@ -627,18 +176,15 @@ void DecodeNginx(MapReader& top, Config* config) {
     Nginx nginx;
     if (map.Require("name", &nginx.name)) {
       if (!IsValidName(nginx.name)) {
-        errors.At(map.Find("name"), map.Child("name"),
-                  std::string(kNameRule) + " " + Got(map.Find("name")));
+        map.Invalid("name", kNameRule);
       } else if (!names.insert(nginx.name).second) {
-        errors.At(map.Find("name"), map.Child("name"),
-                  "duplicate nginx name " + Got(map.Find("name")));
+        map.Invalid("name", "duplicate nginx name");
       }
     }
     if (map.Get("stub_status", &nginx.stub_status)) {
       bool unix_socket = nginx.stub_status.starts_with("unix:/");
       if (!unix_socket && !IsUrlWithScheme(nginx.stub_status, {"http", "https"})) {
-        errors.At(map.Find("stub_status"), map.Child("stub_status"),
-                  "must be an http(s) URL or unix:/path " + Got(map.Find("stub_status")));
+        map.Invalid("stub_status", "must be an http(s) URL or unix:/path");
       }
     }
     if (YAML::Node log = map.Find("access_log"); log.IsDefined()) {
@@ -657,13 +203,11 @@ void DecodeNginx(MapReader& top, Config* config) {
         std::string host;
         std::string port;
         if (!SplitHostPort(access_log.syslog, &host, &port) || !IsPort(port)) {
-          errors.At(log_map.Find("syslog"), log_map.Child("syslog"),
-                    "must be host:port " + Got(log_map.Find("syslog")));
+          log_map.Invalid("syslog", "must be host:port");
         } else if (!IsLoopback(host)) {
-          errors.At(log_map.Find("syslog"), log_map.Child("syslog"),
-                    "must be a loopback address such as 127.0.0.1:5531, so only local nginx "
-                    "can send " +
-                        Got(log_map.Find("syslog")));
+          log_map.Invalid("syslog",
+                          "must be a loopback address such as 127.0.0.1:5531, so only local nginx "
+                          "can send");
         }
       }
       if (log_map.Get("format", &access_log.format) && access_log.format.empty()) {
@@ -701,21 +245,17 @@ void DecodeSlos(MapReader& top, Config* config) {
     Slo slo;
     if (map.Require("name", &slo.name)) {
       if (!IsValidName(slo.name)) {
-        errors.At(map.Find("name"), map.Child("name"),
-                  std::string(kNameRule) + " " + Got(map.Find("name")));
+        map.Invalid("name", kNameRule);
       } else if (!names.insert(slo.name).second) {
-        errors.At(map.Find("name"), map.Child("name"),
-                  "duplicate slo name " + Got(map.Find("name")));
+        map.Invalid("name", "duplicate slo name");
       }
     }
     if (map.Require("objective", &slo.objective_percent) &&
         (slo.objective_percent <= 0 || slo.objective_percent >= 100)) {
-      errors.At(map.Find("objective"), map.Child("objective"),
-                "must be a percentage above 0 and below 100 " + Got(map.Find("objective")));
+      map.Invalid("objective", "must be a percentage above 0 and below 100");
     }
     if (map.Get("period", &slo.period) && slo.period < std::chrono::hours(1)) {
-      errors.At(map.Find("period"), map.Child("period"),
-                "must be at least 1h " + Got(map.Find("period")));
+      map.Invalid("period", "must be at least 1h");
     }
     YAML::Node sli_node = map.Find("sli");
     if (!sli_node.IsDefined()) {
@@ -729,23 +269,20 @@ void DecodeSlos(MapReader& top, Config* config) {
       }
       if (has_probe && std::none_of(config->probes.begin(), config->probes.end(),
                                     [&](const Probe& p) { return p.name == slo.sli.probe; })) {
-        errors.At(sli.Find("probe"), sli.Child("probe"), "no such probe " + Got(sli.Find("probe")));
+        sli.Invalid("probe", "no such probe");
       }
       if (has_log) {
         auto it = std::find_if(config->nginx.begin(), config->nginx.end(),
                                [&](const Nginx& n) { return n.name == slo.sli.access_log; });
         if (it == config->nginx.end()) {
-          errors.At(sli.Find("access_log"), sli.Child("access_log"),
-                    "no such nginx server " + Got(sli.Find("access_log")));
+          sli.Invalid("access_log", "no such nginx server");
         } else if (!it->access_log) {
-          errors.At(sli.Find("access_log"), sli.Child("access_log"),
-                    "nginx server has no access_log " + Got(sli.Find("access_log")));
+          sli.Invalid("access_log", "nginx server has no access_log");
         }
       }
       if (sli.Get("latency_threshold", &slo.sli.latency_threshold) &&
           *slo.sli.latency_threshold <= Duration::zero()) {
-        errors.At(sli.Find("latency_threshold"), sli.Child("latency_threshold"),
-                  "must be positive " + Got(sli.Find("latency_threshold")));
+        sli.Invalid("latency_threshold", "must be positive");
       }
       sli.Finish();
     }
@@ -803,17 +340,6 @@ void DecodeDefaults(MapReader& top, Config* config) {
   map.Finish();
 }
 
-// Modules every config has unless it defines its own of the same name, so `/probe`
-// answers the common blackbox module names out of the box.
-void AddBuiltinModules(Config* config) {
-  Module http_2xx;
-  http_2xx.prober = probes::ProbeKind::kHttp;
-  config->modules.emplace("http_2xx", http_2xx);
-  Module tcp_connect;
-  tcp_connect.prober = probes::ProbeKind::kTcp;
-  config->modules.emplace("tcp_connect", tcp_connect);
-}
-
 }  // namespace
 }  // namespace internal
 
@@ -838,7 +364,6 @@ LoadResult LoadConfigText(std::string_view text, const std::string& source) {
   // Order matters: probes read defaults and modules, SLOs read probes and nginx.
   internal::DecodeDefaults(top, config.get());
   internal::DecodeModules(top, config.get());
-  internal::AddBuiltinModules(config.get());
   internal::DecodeProbes(top, config.get());
   internal::DecodeNginx(top, config.get());
   internal::DecodeSlos(top, config.get());

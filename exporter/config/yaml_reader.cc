@@ -144,6 +144,11 @@ YAML::Node MapReader::Find(std::string_view key) {
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
+void MapReader::Invalid(std::string_view key, std::string_view message) {
+  YAML::Node value = Find(key);
+  errors_.At(value, Child(key), std::string(message) + " " + Got(value));
+}
+
 std::string MapReader::Child(std::string_view key) const {
   if (path_.empty()) {
     return std::string(key);

@@ -76,6 +76,9 @@ class MapReader {
     return Get(key, out);
   }
 
+  /// Reports the value of `key` as invalid: `message (got <value>)` at its position.
+  void Invalid(std::string_view key, std::string_view message);
+
   /// `path.key`, the key path of a child.
   std::string Child(std::string_view key) const;
   const YAML::Node& node() const { return node_; }

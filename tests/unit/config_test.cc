@@ -102,6 +102,14 @@ TEST(LoadConfigFile, UnreadableFile) {
               ElementsAre(path.string() + ": cannot open config file: Permission denied"));
 }
 
+// /proc/self/mem is a regular file that opens but cannot be read at offset 0 (EIO), even
+// for root, which ignores file modes.
+TEST(LoadConfigFile, ReadError) {
+  LoadResult result = LoadConfigFile("/proc/self/mem");
+  EXPECT_THAT(result.errors,
+              ElementsAre("/proc/self/mem: cannot read config file: Input/output error"));
+}
+
 TEST(LoadConfigText, BuiltinDefaultIsValid) {
   LoadResult result = LoadConfigText(DefaultConfigText(), kBuiltinConfigName);
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(result.errors);

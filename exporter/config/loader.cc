@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <charconv>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include "exporter/config/checks.h"
 #include "exporter/config/modules.h"
@@ -350,6 +352,9 @@ LoadResult LoadConfigText(std::string_view text, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    errors.AtMark(e.mark, "", "invalid YAML: nested too deeply");
+    return {nullptr, errors.Take()};
   } catch (const YAML::Exception& e) {
     errors.AtMark(e.mark, "", "invalid YAML: " + e.msg);
     return {nullptr, errors.Take()};
@@ -403,7 +408,7 @@ LoadResult LoadConfigFile(const std::string& path) {
     return {nullptr, errors.Take()};
   }
   std::string text;
-  std::array<char, 65536> buffer{};
+  std::vector<char> buffer(65536);
   while (true) {
     ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) {

@@ -60,7 +60,7 @@ int Run(const Flags& flags) {
   Reloader reloader(flags.config_file, self_metrics);
   if (std::vector<std::string> errors = reloader.Reload(); !errors.empty()) {
     for (const std::string& error : errors) {
-      spdlog::error("invalid config: {}", error);
+      spdlog::error("cannot load config: {}", error);
     }
     return 1;
   }

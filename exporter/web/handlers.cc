@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 #include "exporter/version.h"
 #include "exporter/web/gzip.h"
 
@@ -59,7 +61,9 @@ Handler ReloadHandler(std::function<std::vector<std::string>()> reload) {
     if (request.method != "POST") {
       return Response::MethodNotAllowed("POST");
     }
-    std::vector<std::string> errors = reload();
+    // Parsing YAML recurses; CivetWeb's worker threads have small stacks (Debian builds it
+    // with USE_STACK_SIZE=102400), so the reload runs on a thread of its own.
+    std::vector<std::string> errors = std::async(std::launch::async, reload).get();
     if (errors.empty()) {
       spdlog::info("config reloaded via /-/reload");
       return Response::Text(200, "config reloaded\n");

@@ -12,7 +12,9 @@ class CivetServer;
 
 namespace nines::web {
 
-/// A handler for one exact path. Called concurrently from the server's worker threads.
+/// A handler for one exact path. Called concurrently from the server's worker threads,
+/// whose stacks are small (Debian builds CivetWeb with USE_STACK_SIZE=102400): a handler
+/// that recurses deeply or needs large buffers runs that work on a thread of its own.
 using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {

@@ -75,7 +75,10 @@ std::vector<std::string> ChildEnvironment(
     }
   }
   for (const auto& [name, value] : additions) {
-    env.push_back(name + "=" + value);
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    env.push_back(std::move(entry));
   }
   return env;
 }
@@ -119,8 +122,7 @@ struct SpawnAttributes {
 };
 
 std::string OutputDirPrefix(const std::vector<std::string>& argv) {
-  std::string name =
-      argv.empty() ? "process" : std::filesystem::path(argv[0]).filename().string();
+  std::string name = argv.empty() ? "process" : std::filesystem::path(argv[0]).filename().string();
   return "nines-test-" + name;
 }
 
@@ -143,8 +145,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-std::filesystem::path TempDir::WriteFile(std::string_view name,
-                                         std::string_view contents) const {
+std::filesystem::path TempDir::WriteFile(std::string_view name, std::string_view contents) const {
   std::filesystem::path file = path_ / name;
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
@@ -198,15 +199,15 @@ Process::Process(const ProcessOptions& options)
 
   FileActions files;
   constexpr int kOutputFlags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND;
-  int error = posix_spawn_file_actions_addopen(&files.actions, STDIN_FILENO,
-                                               stdin_path.c_str(), O_RDONLY, 0);
+  int error = posix_spawn_file_actions_addopen(&files.actions, STDIN_FILENO, stdin_path.c_str(),
+                                               O_RDONLY, 0);
   if (error == 0) {
-    error = posix_spawn_file_actions_addopen(&files.actions, STDOUT_FILENO,
-                                             stdout_path_.c_str(), kOutputFlags, 0644);
+    error = posix_spawn_file_actions_addopen(&files.actions, STDOUT_FILENO, stdout_path_.c_str(),
+                                             kOutputFlags, 0644);
   }
   if (error == 0) {
-    error = posix_spawn_file_actions_addopen(&files.actions, STDERR_FILENO,
-                                             stderr_path_.c_str(), kOutputFlags, 0644);
+    error = posix_spawn_file_actions_addopen(&files.actions, STDERR_FILENO, stderr_path_.c_str(),
+                                             kOutputFlags, 0644);
   }
   // Descriptors the test holds (sockets, libcurl's) are none of the child's business and
   // would show in its process_open_fds.
@@ -313,8 +314,8 @@ std::size_t Process::OutputSize(Stream stream) const {
 }
 
 std::optional<std::string> Process::WaitForLine(std::string_view needle,
-                                                std::chrono::milliseconds timeout,
-                                                Stream stream, std::size_t from) {
+                                                std::chrono::milliseconds timeout, Stream stream,
+                                                std::size_t from) {
   auto deadline = steady_clock::now() + timeout;
   while (true) {
     // Check for the end before reading, so the last read sees everything it wrote.
@@ -339,7 +340,8 @@ std::optional<std::string> Process::WaitForLine(std::string_view needle,
   }
 }
 
-std::string Process::Describe() const {
+std::string Process::Describe() {
+  PollExit();
   std::string text = "command:";
   for (const std::string& arg : argv_) {
     text += ' ';
@@ -402,10 +404,10 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 HttpResponse Fetch(std::string_view method, const std::string& url,
                    const std::vector<std::string>& headers, const FetchOptions& options) {
   // curl_global_init is not thread-safe; a function-local static runs it exactly once.
-  static const CURLcode kGlobalInit = curl_global_init(CURL_GLOBAL_DEFAULT);
+  static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);
   HttpResponse response;
-  if (kGlobalInit != CURLE_OK) {
-    response.error = curl_easy_strerror(kGlobalInit);
+  if (global_init != CURLE_OK) {
+    response.error = curl_easy_strerror(global_init);
     return response;
   }
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());

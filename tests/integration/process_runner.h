@@ -65,11 +65,11 @@ void PrintTo(const ExitStatus& status, std::ostream* out);
 /// What to run.
 struct ProcessOptions {
   /// argv[0] is the path of the executable; it is not searched for in $PATH.
-  std::vector<std::string> argv;
+  std::vector<std::string> argv{};
   /// Variables added to the test's own environment, replacing any of the same name.
-  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::pair<std::string, std::string>> env{};
   /// The file the child reads as stdin; /dev/null when empty.
-  std::filesystem::path stdin_file;
+  std::filesystem::path stdin_file{};
 };
 
 /// One of the two captured output streams of a child.
@@ -114,15 +114,15 @@ class Process {
   /// at bytes from offset `from` on. Returns the line without its newline, or nullopt at
   /// the deadline or when the child ends without writing one (an unterminated last line
   /// counts once the child has ended).
-  std::optional<std::string> WaitForLine(std::string_view needle,
-                                         std::chrono::milliseconds timeout,
+  std::optional<std::string> WaitForLine(std::string_view needle, std::chrono::milliseconds timeout,
                                          Stream stream = Stream::kStderr, std::size_t from = 0);
 
   /// The file that receives `stream`.
   const std::filesystem::path& OutputPath(Stream stream) const;
 
-  /// The command line, the exit status if known and both outputs: for failure messages.
-  std::string Describe() const;
+  /// The command line, the exit status (reaping the child if it has ended) and both
+  /// outputs: for failure messages.
+  std::string Describe();
 
  private:
   // Reaps the child if it has ended; returns whether it has.
@@ -153,7 +153,7 @@ struct FetchOptions {
   /// body. When false, the body is returned as received, whatever Content-Encoding says.
   bool decode_content = false;
   /// The request body, sent for any method when not empty (and always for POST).
-  std::string body;
+  std::string body{};
   /// The limit for the whole request, connection included.
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
 };

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "collectors/collector.h"
+
 /// Command-line flags in the node_exporter style (`--web.listen-address=:9469`).
 namespace nines {
 
@@ -15,6 +17,11 @@ struct Flags {
   int max_connections = 16;
   std::string log_level = "info";
   std::string log_format = "logfmt";
+  /// `--path.*` and `--collector.<name>.*` option flags.
+  collectors::CollectorOptions collector_options;
+  /// The host collectors to run, resolved from the table's defaults,
+  /// `--collector.disable-defaults`, `--collector.<name>` and `--no-collector.<name>`.
+  std::vector<std::string> enabled_collectors;
 };
 
 /// What the command line asks for.

@@ -1,12 +1,14 @@
 #include "exporter/daemon/daemon.h"
 
 #include <prometheus/registry.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 
+#include "collectors/host_collector.h"
 #include "collectors/process.h"
 #include "exporter/config/default_config.h"
 #include "exporter/daemon/reloader.h"
@@ -68,6 +70,14 @@ int Run(const Flags& flags) {
   metrics::Gatherer gatherer;
   gatherer.Add(registry);
   gatherer.Add(std::make_shared<collectors::ProcessCollector>());
+  try {
+    gatherer.Add(std::make_shared<collectors::HostCollector>(
+        collectors::BuildCollectors(flags.enabled_collectors, flags.collector_options)));
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("enabled collectors: {}", fmt::join(flags.enabled_collectors, ", "));
 
   std::string why;
   auto address = web::ParseListenAddress(flags.listen_address, &why);

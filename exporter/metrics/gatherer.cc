@@ -1,11 +1,11 @@
 #include "exporter/metrics/gatherer.h"
 
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
-#include <sstream>
+
+#include "exporter/metrics/text_format.h"
 
 namespace nines::metrics {
 
@@ -45,10 +45,6 @@ std::vector<prometheus::MetricFamily> Gatherer::Gather() const {
   return families;
 }
 
-std::string Gatherer::Render() const {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, Gather());
-  return out.str();
-}
+std::string Gatherer::Render() const { return RenderText(Gather()); }
 
 }  // namespace nines::metrics

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/nines_daemon.h"
 #include "tests/integration/process_runner.h"
 
 #ifndef NINES_BINARY
@@ -39,8 +40,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kNines = NINES_BINARY;
-constexpr const char* kPromtool = PROMTOOL;
-constexpr std::string_view kListeningOn = "listening on 127.0.0.1:";
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 constexpr std::string_view kValidConfig = "defaults:\n  interval: 15s\n  timeout: 5s\n";
@@ -54,16 +53,6 @@ constexpr auto kTimestampStep = 1100ms;
 
 std::string ConfigFixture(std::string_view name) {
   return std::string(NINES_FIXTURES_DIR) + "/config/" + std::string(name);
-}
-
-std::vector<std::string> Lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    std::size_t end = text.find('\n');
-    lines.emplace_back(text.substr(0, end));
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-  }
-  return lines;
 }
 
 std::vector<std::string> LinesContaining(std::string_view text, std::string_view needle) {
@@ -122,70 +111,6 @@ std::optional<std::string> Gunzip(std::string_view data) {
   }
   return out;
 }
-
-// `promtool check metrics < page` must exit exactly 0: it exits 3 for lint problems
-// (a missing HELP, a counter without _total), which are failures here too.
-::testing::AssertionResult PromtoolAccepts(std::string_view page) {
-  TempDir dir("nines-test-promtool");
-  std::filesystem::path file = dir.WriteFile("metrics.prom", page);
-  RunResult result = RunToExit({.argv = {kPromtool, "check", "metrics"}, .stdin_file = file}, 15s);
-  if (result.status == ExitStatus::Exited(0)) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "promtool check metrics: "
-         << (result.status ? ToString(*result.status) : "still running after 15 s")
-         << "\n--- stdout ---\n"
-         << result.out << "\n--- stderr ---\n"
-         << result.err << "\n--- page ---\n"
-         << page;
-}
-
-// A nines daemon on an ephemeral loopback port, its config file in a temp dir of its own.
-class Daemon {
- public:
-  // Starts nines with `config_text` and waits until it listens. Returns nullptr after
-  // adding a test failure that says why when it does not.
-  static std::unique_ptr<Daemon> Start(std::string_view config_text) {
-    std::unique_ptr<Daemon> daemon(new Daemon());
-    daemon->config_path_ = daemon->dir_.WriteFile("nines.yml", config_text);
-    daemon->process_ = std::make_unique<Process>(
-        ProcessOptions{.argv = {kNines, "--web.listen-address=127.0.0.1:0",
-                                "--config.file=" + daemon->config_path_.string()}});
-    std::optional<std::string> line = daemon->process_->WaitForLine(kListeningOn, 5s);
-    if (!line) {
-      ADD_FAILURE() << "nines did not log \"" << kListeningOn << "<port>\" within 5 s\n"
-                    << daemon->process_->Describe();
-      return nullptr;
-    }
-    std::size_t start = line->find(kListeningOn) + kListeningOn.size();
-    int port = 0;
-    auto [ptr, ec] = std::from_chars(line->data() + start, line->data() + line->size(), port);
-    if (ec != std::errc() || port < 1 || port > 65535) {
-      ADD_FAILURE() << "no port in the line: " << *line;
-      return nullptr;
-    }
-    daemon->port_ = port;
-    return daemon;
-  }
-
-  std::string Url(std::string_view path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
-  }
-  const std::filesystem::path& ConfigPath() const { return config_path_; }
-  void WriteConfig(std::string_view text) const { dir_.WriteFile("nines.yml", text); }
-  Process& Child() { return *process_; }
-  // The command, status and log of the daemon, for failure messages.
-  std::string Describe() const { return process_->Describe(); }
-
- private:
-  Daemon() : dir_("nines-test-daemon") {}
-
-  TempDir dir_;
-  std::filesystem::path config_path_;
-  std::unique_ptr<Process> process_;
-  int port_ = 0;
-};
 
 // For failure messages: the body, or when there was no answer at all the transfer error
 // and the daemon's status and log, after giving a crashing daemon a moment to end.

@@ -105,3 +105,84 @@ TEST(ParseListenAddress, Forms) {
 
 }  // namespace
 }  // namespace nines
+
+namespace nines {
+namespace {
+
+TEST(ParseFlags, CollectorsDefaultToTheTable) {
+  FlagsResult result = Parse({});
+  ASSERT_EQ(result.action, FlagsResult::Action::kRun) << result.message;
+  EXPECT_EQ(result.flags.enabled_collectors,
+            (std::vector<std::string>{"cpu", "diskstats", "filesystem", "loadavg", "meminfo",
+                                      "netdev", "pressure", "stat", "time", "uname"}));
+}
+
+TEST(ParseFlags, CollectorSwitches) {
+  FlagsResult result = Parse({"--no-collector.cpu", "--no-collector.filesystem"});
+  ASSERT_EQ(result.action, FlagsResult::Action::kRun) << result.message;
+  EXPECT_EQ(result.flags.enabled_collectors,
+            (std::vector<std::string>{"diskstats", "loadavg", "meminfo", "netdev", "pressure",
+                                      "stat", "time", "uname"}));
+  result = Parse({"--collector.disable-defaults", "--collector.loadavg", "--collector.meminfo"});
+  ASSERT_EQ(result.action, FlagsResult::Action::kRun) << result.message;
+  EXPECT_EQ(result.flags.enabled_collectors, (std::vector<std::string>{"loadavg", "meminfo"}));
+  result = Parse({"--collector.cpu", "--no-collector.cpu"});
+  EXPECT_EQ(result.action, FlagsResult::Action::kError);
+  EXPECT_EQ(result.message, "--collector.cpu and --no-collector.cpu contradict each other");
+}
+
+TEST(ParseFlags, CollectorOptions) {
+  FlagsResult result =
+      Parse({"--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
+             "--collector.netdev.device-exclude=^(lo|veth.*)$",
+             "--collector.filesystem.mount-timeout=250ms",
+             "--collector.diskstats.device-include=^sd[a-z]$"});
+  ASSERT_EQ(result.action, FlagsResult::Action::kRun) << result.message;
+  const collectors::CollectorOptions& options = result.flags.collector_options;
+  EXPECT_EQ(options.paths.procfs, "/host/proc");
+  EXPECT_EQ(options.paths.sysfs, "/host/sys");
+  EXPECT_EQ(options.paths.rootfs, "/host/root");
+  EXPECT_EQ(options.paths.Proc("1/mounts"), "/host/proc/1/mounts");
+  EXPECT_EQ(options.paths.Root("/boot"), "/host/root/boot");
+  EXPECT_EQ(options.netdev_device_exclude, "^(lo|veth.*)$");
+  EXPECT_EQ(options.filesystem_mount_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(options.diskstats_device_include, "^sd[a-z]$");
+  EXPECT_EQ(options.diskstats_device_exclude, "");  // an include replaces the default exclude
+}
+
+TEST(ParseFlags, CollectorOptionErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"--collector.netdev.device-exclude=("},
+       "--collector.netdev.device-exclude: invalid regular expression: missing ): ( (got \"(\")"},
+      {{"--collector.netdev.device-exclude=lo", "--collector.netdev.device-include=eth0"},
+       "--collector.netdev.device-exclude and --collector.netdev.device-include are mutually "
+       "exclusive"},
+      {{"--collector.diskstats.device-exclude=^sda$", "--collector.diskstats.device-include=^sdb$"},
+       "--collector.diskstats.device-exclude and --collector.diskstats.device-include are "
+       "mutually exclusive"},
+      {{"--collector.filesystem.mount-timeout=0s"},
+       "--collector.filesystem.mount-timeout: must be a positive duration like 5s (got \"0s\")"},
+      {{"--collector.nope"}, "unrecognised option '--collector.nope', try --help"},
+  };
+  for (const Case& c : cases) {
+    FlagsResult result = Parse(c.args);
+    EXPECT_EQ(result.action, FlagsResult::Action::kError) << c.args[0];
+    EXPECT_EQ(result.message, c.message) << c.args[0];
+  }
+}
+
+TEST(Paths, Joins) {
+  collectors::Paths paths{.procfs = "/proc/", .sysfs = "/sys", .rootfs = "/", .udev_data = "/u"};
+  EXPECT_EQ(paths.Proc("stat"), "/proc/stat");
+  EXPECT_EQ(paths.Proc("/stat"), "/proc/stat");
+  EXPECT_EQ(paths.Root("/"), "/");
+  EXPECT_EQ(paths.Root("/home"), "/home");
+  EXPECT_EQ(paths.Sys("class/net"), "/sys/class/net");
+}
+
+}  // namespace
+}  // namespace nines

@@ -1,0 +1,197 @@
+// Side-by-side scrape cost of the host collectors: nines vs the Debian node_exporter with
+// the same collectors, both on loopback ports, scraped alternately over keep-alive
+// connections. Prints mean, p50, p99 and the ratio. Usage:
+//   host_scrape_bench [--scrapes=N]   (default 1000, at least 500)
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/process_runner.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nines::testing::Fetch;
+using nines::testing::Process;
+using nines::testing::ProcessOptions;
+
+const std::vector<std::string> kCollectors = {"cpu",     "diskstats", "filesystem", "loadavg",
+                                              "meminfo", "netdev",    "pressure",   "stat",
+                                              "time",    "uname"};
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  // The casts are the sockets API's: sockaddr_in is passed as a sockaddr.
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::size_t CountSeries(const std::string& page) {
+  std::size_t series = 0;
+  std::size_t start = 0;
+  while (start < page.size()) {
+    std::size_t end = page.find('\n', start);
+    if (end == std::string::npos) {
+      end = page.size();
+    }
+    if (end > start && page[start] != '#') {
+      ++series;
+    }
+    start = end + 1;
+  }
+  return series;
+}
+
+size_t Discard(char* /*data*/, size_t size, size_t count, void* sink) {
+  *static_cast<std::size_t*>(sink) += size * count;
+  return size * count;
+}
+
+// One keep-alive connection, timing whole GET requests.
+class Scraper {
+ public:
+  explicit Scraper(std::string url) : url_(std::move(url)), curl_(curl_easy_init()) {
+    curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &bytes_);
+    curl_easy_setopt(curl_, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 10000L);
+  }
+  ~Scraper() { curl_easy_cleanup(curl_); }
+  Scraper(const Scraper&) = delete;
+  Scraper& operator=(const Scraper&) = delete;
+
+  // Seconds one scrape took, or a negative number when it failed.
+  double Scrape() {
+    auto start = std::chrono::steady_clock::now();
+    CURLcode code = curl_easy_perform(curl_);
+    auto end = std::chrono::steady_clock::now();
+    long status = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    if (code != CURLE_OK || status != 200) {
+      return -1;
+    }
+    return std::chrono::duration<double>(end - start).count();
+  }
+
+ private:
+  std::string url_;
+  CURL* curl_;
+  std::size_t bytes_ = 0;
+};
+
+struct Stats {
+  double mean = 0;
+  double p50 = 0;
+  double p99 = 0;
+};
+
+Stats Summarize(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  Stats stats;
+  stats.mean = std::accumulate(samples.begin(), samples.end(), 0.0) /
+               static_cast<double>(samples.size());
+  stats.p50 = samples[samples.size() / 2];
+  stats.p99 = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
+  return stats;
+}
+
+bool WaitForOk(const std::string& url) {
+  for (int i = 0; i < 100; ++i) {
+    if (Fetch("GET", url).status == 200) {
+      return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int scrapes = 1000;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.starts_with("--scrapes=")) {
+      scrapes = std::max(500, std::stoi(arg.substr(10)));
+    }
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int exporter_port = FreePort();
+  std::vector<std::string> exporter_argv = {
+      NODE_EXPORTER, "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port),
+      "--collector.disable-defaults", "--collector.netdev.device-exclude=",
+      "--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/"
+      "docker/.+|var/lib/containers/storage/.+)($|/)"};
+  int nines_port = FreePort();
+  std::vector<std::string> nines_argv = {
+      NINES_BINARY, "--web.listen-address=127.0.0.1:" + std::to_string(nines_port),
+      "--collector.disable-defaults", "--log.level=warn"};
+  for (const std::string& name : kCollectors) {
+    exporter_argv.push_back("--collector." + name);
+    nines_argv.push_back("--collector." + name);
+  }
+  Process exporter(ProcessOptions{.argv = exporter_argv});
+  Process nines(ProcessOptions{.argv = nines_argv});
+  std::string exporter_url = "http://127.0.0.1:" + std::to_string(exporter_port) + "/metrics";
+  std::string nines_url = "http://127.0.0.1:" + std::to_string(nines_port) + "/metrics";
+  if (!WaitForOk(exporter_url) || !WaitForOk(nines_url)) {
+    std::fprintf(stderr, "a server did not start\n%s\n%s\n", exporter.Describe().c_str(),
+                 nines.Describe().c_str());
+    return 1;
+  }
+  std::size_t exporter_series = CountSeries(Fetch("GET", exporter_url).body);
+  std::size_t nines_series = CountSeries(Fetch("GET", nines_url).body);
+
+  Scraper exporter_scraper(exporter_url);
+  Scraper nines_scraper(nines_url);
+  for (int i = 0; i < 50; ++i) {  // warm up both
+    exporter_scraper.Scrape();
+    nines_scraper.Scrape();
+  }
+  std::vector<double> exporter_times;
+  std::vector<double> nines_times;
+  exporter_times.reserve(static_cast<std::size_t>(scrapes));
+  nines_times.reserve(static_cast<std::size_t>(scrapes));
+  for (int i = 0; i < scrapes; ++i) {  // alternate so both see the same machine state
+    double a = exporter_scraper.Scrape();
+    double b = nines_scraper.Scrape();
+    if (a < 0 || b < 0) {
+      std::fprintf(stderr, "scrape %d failed\n", i);
+      return 1;
+    }
+    exporter_times.push_back(a);
+    nines_times.push_back(b);
+  }
+  Stats theirs = Summarize(exporter_times);
+  Stats ours = Summarize(nines_times);
+  std::printf("host collectors (%zu), %d scrapes each, alternating, keep-alive, loopback\n",
+              kCollectors.size(), scrapes);
+  std::printf("%-14s %9s %10s %10s %10s\n", "", "series", "mean ms", "p50 ms", "p99 ms");
+  std::printf("%-14s %9zu %10.3f %10.3f %10.3f\n", "node_exporter", exporter_series,
+              theirs.mean * 1e3, theirs.p50 * 1e3, theirs.p99 * 1e3);
+  std::printf("%-14s %9zu %10.3f %10.3f %10.3f\n", "nines", nines_series, ours.mean * 1e3,
+              ours.p50 * 1e3, ours.p99 * 1e3);
+  std::printf("%-14s %9s %10.2f %10.2f %10.2f\n", "nines/node_exp", "", ours.mean / theirs.mean,
+              ours.p50 / theirs.p50, ours.p99 / theirs.p99);
+  curl_global_cleanup();
+  return 0;
+}

@@ -1,0 +1,102 @@
+#include "collectors/collector.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace nines::collectors {
+namespace {
+
+std::string Join(const std::string& base, std::string_view relative) {
+  std::string out = base;
+  while (out.size() > 1 && out.back() == '/') {
+    out.pop_back();
+  }
+  while (!relative.empty() && relative.front() == '/') {
+    relative.remove_prefix(1);
+  }
+  if (relative.empty()) {
+    return out;
+  }
+  if (out != "/") {
+    out += '/';
+  }
+  out += relative;
+  return out;
+}
+
+}  // namespace
+
+std::string Paths::Proc(std::string_view relative) const { return Join(procfs, relative); }
+std::string Paths::Sys(std::string_view relative) const { return Join(sysfs, relative); }
+std::string Paths::Root(std::string_view absolute) const { return Join(rootfs, absolute); }
+std::string Paths::Udev(std::string_view relative) const { return Join(udev_data, relative); }
+
+std::string ReadFile(const std::string& path) {
+  auto fail = [&path]() {
+    return std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw fail();
+  }
+  std::string text;
+  std::array<char, 16384> buffer{};
+  while (true) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      auto error = fail();
+      ::close(fd);
+      throw error;
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+prometheus::ClientMetric& MetricSink::Add(std::string_view name, std::string_view help,
+                                          prometheus::MetricType type, const Labels& labels) {
+  auto [it, inserted] = index_.try_emplace(std::string(name), families_.size());
+  if (inserted) {
+    prometheus::MetricFamily family;
+    family.name = std::string(name);
+    family.help = std::string(help);
+    family.type = type;
+    families_.push_back(std::move(family));
+  }
+  prometheus::MetricFamily& family = families_[it->second];
+  prometheus::ClientMetric& metric = family.metric.emplace_back();
+  metric.label.reserve(labels.size());
+  for (const auto& [label_name, label_value] : labels) {
+    metric.label.push_back({label_name, label_value});
+  }
+  return metric;
+}
+
+void MetricSink::Gauge(std::string_view name, std::string_view help, double value,
+                       const Labels& labels) {
+  Add(name, help, prometheus::MetricType::Gauge, labels).gauge.value = value;
+}
+
+void MetricSink::Counter(std::string_view name, std::string_view help, double value,
+                         const Labels& labels) {
+  Add(name, help, prometheus::MetricType::Counter, labels).counter.value = value;
+}
+
+std::vector<prometheus::MetricFamily> MetricSink::Take() {
+  index_.clear();
+  return std::exchange(families_, {});
+}
+
+}  // namespace nines::collectors

@@ -1,0 +1,244 @@
+#include "collectors/meminfo.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "collectors/collector.h"
+#include "collectors/factories.h"
+
+namespace nines::collectors {
+namespace internal {
+namespace {
+
+// Bad values go into error messages verbatim, so they are escaped (a garbage file must not
+// put control bytes into a log) and cut short (a garbage file may be one long line).
+constexpr std::size_t kMaxQuotedBytes = 64;
+
+std::string Quote(std::string_view value) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string quoted = "\"";
+  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
+    const auto byte = static_cast<unsigned char>(value[i]);
+    if (byte == '"' || byte == '\\') {
+      quoted += '\\';
+      quoted += value[i];
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      quoted += "\\x";
+      quoted += kHex[byte >> 4];
+      quoted += kHex[byte & 0xf];
+    } else {
+      quoted += value[i];
+    }
+  }
+  if (value.size() > kMaxQuotedBytes) {
+    quoted += "...";
+  }
+  quoted += '"';
+  return quoted;
+}
+
+// As Go's strings.Fields splits (ASCII part).
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// The next whitespace-separated field of `line` from `pos`, or "" at the end.
+std::string_view NextField(std::string_view line, std::size_t& pos) {
+  while (pos < line.size() && IsSpace(line[pos])) {
+    ++pos;
+  }
+  const std::size_t start = pos;
+  while (pos < line.size() && !IsSpace(line[pos])) {
+    ++pos;
+  }
+  return line.substr(start, pos - start);
+}
+
+// Error messages are built only on failure: this runs for every line of every scrape.
+[[noreturn]] void Fail(std::size_t line_number, std::string_view key, std::string_view problem) {
+  std::string message = "line " + std::to_string(line_number);
+  if (!key.empty()) {
+    message += ": ";
+    message += key;
+  }
+  message += ": ";
+  message += problem;
+  throw std::runtime_error(message);
+}
+
+std::uint64_t ParseUint64(std::string_view token, std::size_t line_number, std::string_view key) {
+  std::uint64_t value = 0;
+  const char* const end = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
+  if (ec == std::errc() && ptr == end) {
+    return value;
+  }
+  if (ec == std::errc::result_out_of_range) {
+    Fail(line_number, key, "out of range (got " + Quote(token) + ")");
+  }
+  if (token.size() > 1 && token.front() == '-') {
+    Fail(line_number, key, "negative (got " + Quote(token) + ")");
+  }
+  Fail(line_number, key, "not a number (got " + Quote(token) + ")");
+}
+
+// node_exporter applies the regexp `\((.*)\)` -> "_${1}" to the name: the first '(' up to
+// the last ')' after it. Only the kernel's one-pair names ("Active(anon)") make valid metric
+// names that way; the caller rejects the rest.
+std::string MetricName(std::string_view key) {
+  const std::size_t open = key.find('(');
+  const std::size_t close = key.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+    return std::string(key);
+  }
+  std::string name;
+  name.reserve(key.size());
+  name.append(key.substr(0, open));
+  name += '_';
+  name.append(key.substr(open + 1, close - open - 1));
+  name.append(key.substr(close + 1));
+  return name;
+}
+
+// The name follows "node_memory_", so it may start with a digit.
+bool IsMetricNameTail(std::string_view name) {
+  if (name.empty()) {
+    return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == ':';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<MeminfoField> ParseMeminfo(std::string_view text) {
+  std::vector<MeminfoField> fields;
+  fields.reserve(64);                     // 56 lines on Linux 6.x
+  std::vector<std::size_t> line_numbers;  // of each field
+  line_numbers.reserve(64);
+  std::size_t line_number = 0;
+  while (!text.empty()) {
+    const std::size_t newline = text.find('\n');
+    const std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    ++line_number;
+
+    std::size_t pos = 0;
+    const std::string_view key_field = NextField(line, pos);
+    if (key_field.empty()) {
+      continue;  // blank line
+    }
+    if (key_field.back() != ':') {
+      Fail(line_number, {}, "field name does not end in ':' (got " + Quote(key_field) + ")");
+    }
+    // Once the name is valid, `key` holds only metric name characters and "()", so it goes
+    // into messages unquoted.
+    const std::string_view key = key_field.substr(0, key_field.size() - 1);
+    std::string name = MetricName(key);
+    if (!IsMetricNameTail(name)) {
+      Fail(line_number, {},
+           "field name does not make a valid metric name (got " + Quote(key_field) + ")");
+    }
+
+    const std::string_view value_field = NextField(line, pos);
+    if (value_field.empty()) {
+      Fail(line_number, key, "missing value");
+    }
+    double value = static_cast<double>(ParseUint64(value_field, line_number, key));
+    const std::string_view unit = NextField(line, pos);
+    if (!unit.empty()) {
+      // The kernel prints every sized field in kB; node_exporter presumes it.
+      if (unit != "kB") {
+        Fail(line_number, key, "unknown unit (got " + Quote(unit) + ")");
+      }
+      value *= 1024;
+      name += "_bytes";
+    }
+    if (const std::string_view extra = NextField(line, pos); !extra.empty()) {
+      Fail(line_number, key, "unexpected data after the value (got " + Quote(extra) + ")");
+    }
+    fields.push_back(MeminfoField{std::move(name), value});
+    line_numbers.push_back(line_number);
+  }
+
+  // node_exporter keeps the last of repeated names (a Go map); two samples of one name would
+  // make the page invalid, and either value may be the wrong one. Sorting indices costs no
+  // allocation per line, unlike a set of names.
+  std::vector<std::size_t> order(fields.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&fields](std::size_t a, std::size_t b) {
+    return fields[a].name < fields[b].name || (fields[a].name == fields[b].name && a < b);
+  });
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    if (fields[order[i]].name == fields[order[i - 1]].name) {
+      throw std::runtime_error("line " + std::to_string(line_numbers[order[i]]) + ": metric name " +
+                               Quote(fields[order[i]].name) + " repeated (first from line " +
+                               std::to_string(line_numbers[order[i - 1]]) + ")");
+    }
+  }
+  return fields;
+}
+
+}  // namespace internal
+
+namespace {
+
+class MeminfoCollector final : public Collector {
+ public:
+  explicit MeminfoCollector(std::string path) : path_(std::move(path)) {}
+
+  void Update(MetricSink& sink) const override {
+    const std::string text = ReadFile(path_);
+    std::vector<internal::MeminfoField> fields;
+    try {
+      fields = internal::ParseMeminfo(text);
+    } catch (const std::runtime_error& e) {
+      // node_exporter fails the whole collector on a bad line too.
+      throw std::runtime_error(path_ + ": " + e.what());
+    }
+    std::string metric = "node_memory_";
+    std::string help = "Memory information field ";
+    const std::size_t metric_prefix = metric.size();
+    const std::size_t help_prefix = help.size();
+    for (const auto& field : fields) {
+      metric.resize(metric_prefix);
+      metric += field.name;
+      help.resize(help_prefix);
+      help += field.name;
+      help += '.';
+      // node_exporter makes any name ending in "_total" a counter. No kernel prints one
+      // (HugePages_Total has a capital T), but the rule is kept so output types agree.
+      if (field.name.ends_with("_total")) {
+        sink.Counter(metric, help, field.value);
+      } else {
+        sink.Gauge(metric, help, field.value);
+      }
+    }
+  }
+
+ private:
+  const std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> NewMeminfoCollector(const CollectorOptions& options) {
+  return std::make_unique<MeminfoCollector>(options.paths.Proc("meminfo"));
+}
+
+}  // namespace nines::collectors

@@ -1,0 +1,307 @@
+#include "collectors/time.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "collectors/factories.h"
+
+namespace nines::collectors {
+namespace internal {
+namespace {
+
+// Bad values go into error messages verbatim, so they are escaped (a garbage file must not
+// put control bytes into a log) and cut short (a garbage file may be one long line).
+constexpr std::size_t kMaxQuotedBytes = 64;
+
+std::string Quote(std::string_view value) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string quoted = "\"";
+  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
+    const auto byte = static_cast<unsigned char>(value[i]);
+    if (byte == '"' || byte == '\\') {
+      quoted += '\\';
+      quoted += value[i];
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      quoted += "\\x";
+      quoted += kHex[byte >> 4];
+      quoted += kHex[byte & 0xf];
+    } else {
+      quoted += value[i];
+    }
+  }
+  if (value.size() > kMaxQuotedBytes) {
+    quoted += "...";
+  }
+  quoted += '"';
+  return quoted;
+}
+
+// As Go's utf8.ValidString: shortest forms only, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80;  // bounds of the second byte
+    unsigned char high = 0xbf;
+    if (byte >= 0xc2 && byte <= 0xdf) {
+      length = 2;
+    } else if (byte >= 0xe0 && byte <= 0xef) {
+      length = 3;
+      if (byte == 0xe0) {
+        low = 0xa0;  // overlong
+      } else if (byte == 0xed) {
+        high = 0x9f;  // surrogates
+      }
+    } else if (byte >= 0xf0 && byte <= 0xf4) {
+      length = 4;
+      if (byte == 0xf0) {
+        low = 0x90;  // overlong
+      } else if (byte == 0xf4) {
+        high = 0x8f;  // above U+10FFFF
+      }
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) {
+      return false;
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      const unsigned char lo = k == 1 ? low : 0x80;
+      const unsigned char hi = k == 1 ? high : 0xbf;
+      if (next < lo || next > hi) {
+        return false;
+      }
+    }
+    i += length;
+  }
+  return true;
+}
+
+// Go's strings.Fields and strings.TrimSpace (ASCII part).
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Where the clocksources are (below sysfs), and how their directories are named.
+constexpr std::string_view kClocksourceDir = "devices/system/clocksource";
+constexpr std::string_view kClocksourcePrefix = "clocksource";
+
+}  // namespace
+
+double UnixSeconds(std::chrono::system_clock::time_point at) {
+  const auto nanoseconds =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  return static_cast<double>(nanoseconds) / 1e9;
+}
+
+bool GoUsesUtc(const char* tz) {
+  // Go 1.19's time.initLocal (zoneinfo_unix.go), which node_exporter 1.5 runs at start.
+  if (tz == nullptr) {
+    return false;  // /etc/localtime; without it both Go and the C library use UTC
+  }
+  std::string_view name = tz;
+  if (name.starts_with(':')) {
+    name.remove_prefix(1);
+  }
+  if (name.empty() || name == "UTC") {
+    return true;
+  }
+  if (name.starts_with('/')) {
+    return !IsRegularFile(std::string(name));
+  }
+  constexpr std::array<std::string_view, 3> kZoneSources = {
+      "/usr/share/zoneinfo/", "/usr/share/lib/zoneinfo/", "/usr/lib/locale/TZ/"};
+  return std::none_of(kZoneSources.begin(), kZoneSources.end(), [name](std::string_view dir) {
+    return IsRegularFile(std::string(dir) + std::string(name));
+  });
+}
+
+TimeZone ZoneAt(std::chrono::system_clock::time_point at, bool utc) {
+  if (utc) {
+    return TimeZone{"UTC", 0};
+  }
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(at);
+  std::tm local{};
+  if (::localtime_r(&seconds, &local) == nullptr) {
+    throw std::runtime_error("cannot convert " + std::to_string(seconds) +
+                             " seconds since the epoch to local time");
+  }
+  return TimeZone{local.tm_zone != nullptr ? local.tm_zone : "", local.tm_gmtoff};
+}
+
+std::vector<std::string> ParseAvailableClocksources(std::string_view text) {
+  std::vector<std::string> names;
+  names.reserve(4);
+  std::size_t i = 0;
+  while (true) {
+    while (i < text.size() && IsSpace(text[i])) {
+      ++i;
+    }
+    if (i == text.size()) {
+      break;
+    }
+    const std::size_t start = i;
+    while (i < text.size() && !IsSpace(text[i])) {
+      ++i;
+    }
+    const std::string_view name = text.substr(start, i - start);
+    if (!IsValidUtf8(name)) {
+      throw std::runtime_error("clocksource name is not valid UTF-8 (got " + Quote(name) + ")");
+    }
+    // Two equal series would make the page invalid; the kernel lists each name once.
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      throw std::runtime_error("repeated clocksource " + Quote(name));
+    }
+    names.emplace_back(name);
+  }
+  return names;
+}
+
+std::string ParseCurrentClocksource(std::string_view text) {
+  while (!text.empty() && IsSpace(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && IsSpace(text.back())) {
+    text.remove_suffix(1);
+  }
+  if (!IsValidUtf8(text)) {
+    throw std::runtime_error("clocksource name is not valid UTF-8 (got " + Quote(text) + ")");
+  }
+  return std::string(text);
+}
+
+}  // namespace internal
+
+namespace {
+
+class TimeCollector final : public Collector {
+ public:
+  TimeCollector(std::function<std::chrono::system_clock::time_point()> now, bool utc,
+                std::string clocksource_dir)
+      : now_(std::move(now)), utc_(utc), clocksource_dir_(std::move(clocksource_dir)) {}
+
+  void Update(MetricSink& sink) const override {
+    const auto now = now_();
+    sink.Gauge("node_time_seconds", "System time in seconds since epoch (1970).",
+               internal::UnixSeconds(now));
+    const internal::TimeZone zone = internal::ZoneAt(now, utc_);
+    sink.Gauge("node_time_zone_offset_seconds", "System time zone offset in seconds.",
+               static_cast<double>(zone.offset_seconds), {{"time_zone", zone.name}});
+
+    const std::vector<std::string> dirs = ClocksourceDirs();
+    // (clocksource, device) label values.
+    std::vector<std::pair<std::string, std::string>> available_samples;
+    std::vector<std::pair<std::string, std::string>> current_samples;
+    available_samples.reserve(dirs.size() * 4);
+    current_samples.reserve(dirs.size());
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+      const std::string device = std::to_string(i);
+      const std::string available_path = dirs[i] + "/available_clocksource";
+      const std::string available_text = ReadFile(available_path);
+      const std::string current_path = dirs[i] + "/current_clocksource";
+      const std::string current_text = ReadFile(current_path);
+      std::vector<std::string> available;
+      std::string current;
+      try {
+        available = internal::ParseAvailableClocksources(available_text);
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(available_path + ": " + e.what());
+      }
+      try {
+        current = internal::ParseCurrentClocksource(current_text);
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(current_path + ": " + e.what());
+      }
+      for (std::string& name : available) {
+        available_samples.emplace_back(std::move(name), device);
+      }
+      current_samples.emplace_back(std::move(current), device);
+    }
+    // Samples sorted by label values, labels sorted by name, as client_golang prints them,
+    // so that the pages read the same.
+    std::sort(available_samples.begin(), available_samples.end());
+    std::sort(current_samples.begin(), current_samples.end());
+    for (auto& [clocksource, device] : available_samples) {
+      sink.Gauge("node_time_clocksource_available_info",
+                 "Available clocksources read from '/sys/devices/system/clocksource'.", 1,
+                 {{"clocksource", std::move(clocksource)}, {"device", std::move(device)}});
+    }
+    for (auto& [clocksource, device] : current_samples) {
+      sink.Gauge("node_time_clocksource_current_info",
+                 "Current clocksource read from '/sys/devices/system/clocksource'.", 1,
+                 {{"clocksource", std::move(clocksource)}, {"device", std::move(device)}});
+    }
+  }
+
+ private:
+  // The `clocksource[0-9]*` entries of the clocksource directory, sorted bytewise as Go's
+  // filepath.Glob sorts them. A missing directory (a sysfs without it) has none, as
+  // filepath.Glob has; other errors fail the collector rather than hide the metrics.
+  std::vector<std::string> ClocksourceDirs() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    std::filesystem::directory_iterator it(clocksource_dir_, ec);
+    if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
+      return names;
+    }
+    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      const std::string_view view = name;
+      if (view.size() > internal::kClocksourcePrefix.size() &&
+          view.starts_with(internal::kClocksourcePrefix) &&
+          view[internal::kClocksourcePrefix.size()] >= '0' &&
+          view[internal::kClocksourcePrefix.size()] <= '9') {
+        names.push_back(std::move(name));
+      }
+    }
+    if (ec) {
+      throw std::runtime_error("cannot list " + clocksource_dir_ + ": " + ec.message());
+    }
+    std::sort(names.begin(), names.end());
+    for (std::string& name : names) {
+      name.insert(0, clocksource_dir_ + "/");
+    }
+    return names;
+  }
+
+  const std::function<std::chrono::system_clock::time_point()> now_;
+  const bool utc_;
+  const std::string clocksource_dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> NewTimeCollector(const CollectorOptions& options) {
+  // Go reads TZ once, when node_exporter starts; so does this, when the collector is made.
+  const bool utc = internal::GoUsesUtc(std::getenv("TZ"));
+  return std::make_unique<TimeCollector>(options.now, utc,
+                                         options.paths.Sys(internal::kClocksourceDir));
+}
+
+}  // namespace nines::collectors

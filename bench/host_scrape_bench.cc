@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -27,9 +28,13 @@ using nines::testing::Fetch;
 using nines::testing::Process;
 using nines::testing::ProcessOptions;
 
-const std::vector<std::string> kCollectors = {"cpu",     "diskstats", "filesystem", "loadavg",
-                                              "meminfo", "netdev",    "pressure",   "stat",
-                                              "time",    "uname"};
+constexpr std::array<std::string_view, 10> kCollectors = {
+    "cpu",    "diskstats", "filesystem", "loadavg", "meminfo",
+    "netdev", "pressure",  "stat",       "time",    "uname"};
+
+// Upstream node_exporter 1.5's default; Debian's build defaults to another one.
+constexpr const char* kMountPointsExclude =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -38,10 +43,13 @@ int FreePort() {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof(address);
   // The casts are the sockets API's: sockaddr_in is passed as a sockaddr.
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
   ::close(fd);
-  return ntohs(address.sin_port);
+  return port;
 }
 
 std::size_t CountSeries(const std::string& page) {
@@ -107,8 +115,8 @@ struct Stats {
 Stats Summarize(std::vector<double> samples) {
   std::sort(samples.begin(), samples.end());
   Stats stats;
-  stats.mean = std::accumulate(samples.begin(), samples.end(), 0.0) /
-               static_cast<double>(samples.size());
+  stats.mean =
+      std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
   stats.p50 = samples[samples.size() / 2];
   stats.p99 = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
   return stats;
@@ -139,15 +147,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> exporter_argv = {
       NODE_EXPORTER, "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port),
       "--collector.disable-defaults", "--collector.netdev.device-exclude=",
-      "--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/"
-      "docker/.+|var/lib/containers/storage/.+)($|/)"};
+      std::string("--collector.filesystem.mount-points-exclude=") + kMountPointsExclude};
   int nines_port = FreePort();
   std::vector<std::string> nines_argv = {
       NINES_BINARY, "--web.listen-address=127.0.0.1:" + std::to_string(nines_port),
       "--collector.disable-defaults", "--log.level=warn"};
-  for (const std::string& name : kCollectors) {
-    exporter_argv.push_back("--collector." + name);
-    nines_argv.push_back("--collector." + name);
+  for (std::string_view name : kCollectors) {
+    exporter_argv.push_back("--collector." + std::string(name));
+    nines_argv.push_back("--collector." + std::string(name));
   }
   Process exporter(ProcessOptions{.argv = exporter_argv});
   Process nines(ProcessOptions{.argv = nines_argv});

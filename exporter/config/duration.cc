@@ -94,10 +94,11 @@ std::string FormatDuration(Duration d) {
     return "0s";
   }
   std::string out;
-  auto count = d.count();
-  if (count < 0) {
+  // The magnitude as unsigned, so the most negative duration does not overflow.
+  auto count = static_cast<std::uint64_t>(d.count());
+  if (d.count() < 0) {
     out = "-";
-    count = -count;
+    count = ~count + 1;
   }
   // Whole units from years down; below a second use one sub-second unit.
   constexpr std::array<Unit, 7> kBig = {{{"y", 31'536'000'000'000'000},
@@ -108,10 +109,11 @@ std::string FormatDuration(Duration d) {
                                          {"s", 1'000'000'000},
                                          {"ms", 1'000'000}}};
   for (const Unit& unit : kBig) {
-    if (count >= unit.nanos) {
-      out += std::to_string(count / unit.nanos);
+    auto nanos = static_cast<std::uint64_t>(unit.nanos);
+    if (count >= nanos) {
+      out += std::to_string(count / nanos);
       out += unit.name;
-      count %= unit.nanos;
+      count %= nanos;
     }
   }
   if (count >= 1'000) {

@@ -27,9 +27,8 @@ bool MaskValue(std::string_view name) {
   for (std::string_view prefix :
        {"process_", "nines_scrape_collector_duration_seconds",
         "nines_config_last_reload_success_timestamp_seconds", "node_time_seconds",
-        "node_time_zone_offset_seconds", "node_filesystem_size_bytes",
-        "node_filesystem_free_bytes", "node_filesystem_avail_bytes", "node_filesystem_files",
-        "node_filesystem_files_free"}) {
+        "node_time_zone_offset_seconds", "node_filesystem_size_bytes", "node_filesystem_free_bytes",
+        "node_filesystem_avail_bytes", "node_filesystem_files", "node_filesystem_files_free"}) {
     if (name.starts_with(prefix)) {
       return true;
     }

@@ -131,8 +131,9 @@ void Daemon::WriteConfig(std::string_view text) const { dir_.WriteFile("nines.ym
   if (result.status == ExitStatus::Exited(3)) {
     bool only_meminfo_names = true;
     for (const std::string& line : Lines(result.out + result.err)) {
-      if (!line.empty() && !(line.starts_with("node_memory_") &&
-                             line.ends_with(" should be written in 'snake_case' not 'camelCase'"))) {
+      if (!line.empty() &&
+          !(line.starts_with("node_memory_") &&
+            line.ends_with(" should be written in 'snake_case' not 'camelCase'"))) {
         only_meminfo_names = false;
       }
     }
@@ -206,7 +207,11 @@ std::map<std::string, Family> ParseExposition(std::string_view page) {
     std::string key = name + "{";
     bool first = true;
     for (const auto& [label, label_value] : sample.labels) {
-      key += (first ? "" : ",") + label + "=\"" + label_value + "\"";
+      key += first ? "" : ",";
+      key += label;
+      key += "=\"";
+      key += label_value;
+      key += '"';
       first = false;
     }
     key += "}";

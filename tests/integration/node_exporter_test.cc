@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -24,9 +25,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::vector<std::string> kCollectors = {"cpu",     "diskstats", "filesystem", "loadavg",
-                                              "meminfo", "netdev",    "pressure",   "stat",
-                                              "time",    "uname"};
+constexpr std::array<std::string_view, 10> kCollectors = {
+    "cpu",    "diskstats", "filesystem", "loadavg", "meminfo",
+    "netdev", "pressure",  "stat",       "time",    "uname"};
 
 // Upstream node_exporter 1.5's default; Debian's build defaults to another one.
 constexpr const char* kMountPointsExclude =
@@ -76,14 +77,12 @@ class NodeExporter {
 
  private:
   explicit NodeExporter(int port) : port_(port) {
-    std::vector<std::string> argv = {NODE_EXPORTER,
-                                     "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                                     "--collector.disable-defaults",
-                                     "--collector.netdev.device-exclude=",
-                                     std::string("--collector.filesystem.mount-points-exclude=") +
-                                         kMountPointsExclude};
-    for (const std::string& name : kCollectors) {
-      argv.push_back("--collector." + name);
+    std::vector<std::string> argv = {
+        NODE_EXPORTER, "--web.listen-address=127.0.0.1:" + std::to_string(port),
+        "--collector.disable-defaults", "--collector.netdev.device-exclude=",
+        std::string("--collector.filesystem.mount-points-exclude=") + kMountPointsExclude};
+    for (std::string_view name : kCollectors) {
+      argv.push_back("--collector." + std::string(name));
     }
     process_ = std::make_unique<Process>(ProcessOptions{.argv = argv});
   }
@@ -103,8 +102,8 @@ class NodeExporterParityTest : public ::testing::Test {
     exporter_ = NodeExporter::Start();
     ASSERT_NE(exporter_, nullptr);
     std::vector<std::string> args = {"--collector.disable-defaults"};
-    for (const std::string& name : kCollectors) {
-      args.push_back("--collector." + name);
+    for (std::string_view name : kCollectors) {
+      args.push_back("--collector." + std::string(name));
     }
     nines_ = Daemon::Start("{}\n", args);
     ASSERT_NE(nines_, nullptr);
@@ -186,10 +185,10 @@ TEST_F(NodeExporterParityTest, ValuesAgree) {
           name == "node_disk_io_now") {
         slack += 5;
       }
-      EXPECT_GE(sample.value, low - slack) << key << " node_exporter read " << a->second.value
-                                           << " then " << b->second.value;
-      EXPECT_LE(sample.value, high + slack) << key << " node_exporter read " << a->second.value
-                                            << " then " << b->second.value;
+      EXPECT_GE(sample.value, low - slack)
+          << key << " node_exporter read " << a->second.value << " then " << b->second.value;
+      EXPECT_LE(sample.value, high + slack)
+          << key << " node_exporter read " << a->second.value << " then " << b->second.value;
     }
   }
 }

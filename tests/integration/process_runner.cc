@@ -404,10 +404,10 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 HttpResponse Fetch(std::string_view method, const std::string& url,
                    const std::vector<std::string>& headers, const FetchOptions& options) {
   // curl_global_init is not thread-safe; a function-local static runs it exactly once.
-  static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);
+  static const CURLcode kGlobalInit = curl_global_init(CURL_GLOBAL_DEFAULT);
   HttpResponse response;
-  if (global_init != CURLE_OK) {
-    response.error = curl_easy_strerror(global_init);
+  if (kGlobalInit != CURLE_OK) {
+    response.error = curl_easy_strerror(kGlobalInit);
     return response;
   }
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());

@@ -83,3 +83,14 @@ TEST(ToSeconds, Fractions) {
 
 }  // namespace
 }  // namespace nines::config
+
+namespace nines::config {
+namespace {
+
+TEST(FormatDuration, Negative) {
+  EXPECT_EQ(FormatDuration(std::chrono::seconds(-90)), "-1m30s");
+  EXPECT_EQ(FormatDuration(Duration::min()), "-292y24w3d23h47m16s854ms775us808ns");
+}
+
+}  // namespace
+}  // namespace nines::config

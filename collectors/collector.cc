@@ -67,8 +67,10 @@ std::string ReadFile(const std::string& path) {
 
 prometheus::ClientMetric& MetricSink::Add(std::string_view name, std::string_view help,
                                           prometheus::MetricType type, const Labels& labels) {
-  auto [it, inserted] = index_.try_emplace(std::string(name), families_.size());
-  if (inserted) {
+  // Most samples join a family already seen: look up without building a string.
+  auto it = index_.find(name);
+  if (it == index_.end()) {
+    it = index_.emplace(std::string(name), families_.size()).first;
     prometheus::MetricFamily family;
     family.name = std::string(name);
     family.help = std::string(help);

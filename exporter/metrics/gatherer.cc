@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
 
 #include "exporter/metrics/text_format.h"
 
@@ -20,29 +19,32 @@ std::vector<prometheus::MetricFamily> Gatherer::Gather() const {
     std::lock_guard lock(mutex_);
     sources = sources_;
   }
-  std::vector<prometheus::MetricFamily> families;
-  std::map<std::string, std::size_t, std::less<>> index;
+  std::vector<prometheus::MetricFamily> all;
   for (const auto& source : sources) {
-    for (auto& family : source->Collect()) {
-      auto [it, inserted] = index.try_emplace(family.name, families.size());
-      if (inserted) {
-        families.push_back(std::move(family));
-        continue;
-      }
-      prometheus::MetricFamily& existing = families[it->second];
-      if (existing.type != family.type) {
-        spdlog::error(
-            "metric family {} is produced twice with different types; dropping the "
-            "second",
-            family.name);
-        continue;
-      }
-      std::move(family.metric.begin(), family.metric.end(), std::back_inserter(existing.metric));
-    }
+    auto families = source->Collect();
+    std::move(families.begin(), families.end(), std::back_inserter(all));
   }
-  std::sort(families.begin(), families.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  return families;
+  // Sort by name (stable: sources keep their order), then merge runs of one name.
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::vector<prometheus::MetricFamily> merged;
+  merged.reserve(all.size());
+  for (auto& family : all) {
+    if (merged.empty() || merged.back().name != family.name) {
+      merged.push_back(std::move(family));
+      continue;
+    }
+    prometheus::MetricFamily& existing = merged.back();
+    if (existing.type != family.type) {
+      spdlog::error(
+          "metric family {} is produced twice with different types; dropping the "
+          "second",
+          family.name);
+      continue;
+    }
+    std::move(family.metric.begin(), family.metric.end(), std::back_inserter(existing.metric));
+  }
+  return merged;
 }
 
 std::string Gatherer::Render() const { return RenderText(Gather()); }

@@ -20,8 +20,7 @@ constexpr std::array kCollectors = {
                   NewNetdevCollector},
     CollectorSpec{"pressure", true, "Pressure stall information from /proc/pressure.",
                   NewPressureCollector},
-    CollectorSpec{"stat", true, "Kernel and system statistics from /proc/stat.",
-                  NewStatCollector},
+    CollectorSpec{"stat", true, "Kernel and system statistics from /proc/stat.", NewStatCollector},
     CollectorSpec{"time", true, "The current system time and clock sources.", NewTimeCollector},
     CollectorSpec{"uname", true, "System information from uname(2).", NewUnameCollector},
 };

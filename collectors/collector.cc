@@ -1,12 +1,10 @@
 #include "collectors/collector.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <array>
 #include <cerrno>
-#include <cstring>
-#include <stdexcept>
+#include <optional>
+#include <system_error>
+
+#include "collectors/text.h"
 
 namespace nines::collectors {
 namespace {
@@ -37,32 +35,12 @@ std::string Paths::Root(std::string_view absolute) const { return Join(rootfs, a
 std::string Paths::Udev(std::string_view relative) const { return Join(udev_data, relative); }
 
 std::string ReadFile(const std::string& path) {
-  auto fail = [&path]() {
-    return std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
-  };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw fail();
+  std::optional<std::string> text = ReadOptionalFile(path);
+  if (!text) {
+    // ReadOptionalFile returns nullopt for ENOENT alone.
+    throw std::system_error(ENOENT, std::generic_category(), "cannot read " + path);
   }
-  std::string text;
-  std::array<char, 16384> buffer{};
-  while (true) {
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      auto error = fail();
-      ::close(fd);
-      throw error;
-    }
-    if (n == 0) {
-      break;
-    }
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
+  return *std::move(text);
 }
 
 prometheus::ClientMetric& MetricSink::Add(std::string_view name, std::string_view help,

@@ -31,7 +31,9 @@ struct Paths {
   std::string Udev(std::string_view relative) const;
 };
 
-/// Reads a whole (small) file. Throws std::runtime_error "cannot read <path>: <strerror>".
+/// Reads a whole (small) file until EOF. Throws std::system_error (a std::runtime_error)
+/// "cannot read <path>: <strerror>", with the errno in code(). ReadOptionalFile (text.h)
+/// reads a file that may be absent.
 std::string ReadFile(const std::string& path);
 
 /// Everything a collector may be configured with (the `--collector.*` option flags).

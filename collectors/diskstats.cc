@@ -1,156 +1,25 @@
 #include "collectors/diskstats.h"
 
-#include <fcntl.h>
-#include <re2/re2.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/options.h"
+#include "collectors/text.h"
 
 namespace nines::collectors {
 namespace internal {
 namespace {
-
-// Bad values go into error messages and logs verbatim, so they are escaped (a garbage
-// file must not put control bytes into a terminal) and cut short (a garbage file may be
-// one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-[[noreturn]] void ThrowBadUint64(std::string_view token, const std::string& what) {
-  const std::string prefix = what.empty() ? what : what + ": ";
-  std::uint64_t magnitude = 0;
-  const char* const end = token.data() + token.size();
-  if (std::from_chars(token.data(), end, magnitude).ec == std::errc::result_out_of_range) {
-    throw std::runtime_error(prefix + "out of range (got " + Quote(token) + ")");
-  }
-  // from_chars rejects a sign for unsigned types; "-5" deserves a clearer word.
-  if (token.size() > 1 && token.front() == '-') {
-    const auto [ptr, ec] = std::from_chars(token.data() + 1, end, magnitude);
-    if (ec != std::errc::invalid_argument && ptr == end) {
-      throw std::runtime_error(prefix + "negative (got " + Quote(token) + ")");
-    }
-  }
-  throw std::runtime_error(prefix + "not a number (got " + Quote(token) + ")");
-}
-
-// Parses an unsigned decimal. On failure throws "<what()>: <problem> (got "<token>")";
-// `what` is only called then, so the hot path builds no strings.
-template <typename What>
-std::uint64_t ParseUint64(std::string_view token, What what) {
-  std::uint64_t value = 0;
-  const char* const end = token.data() + token.size();
-  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
-  if (ec == std::errc() && ptr == end) {
-    return value;
-  }
-  ThrowBadUint64(token, what());
-}
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'; }
-
-// Splits `text` at runs of whitespace into `out` (cleared first) and returns the number
-// of fields; stores at most `max`, so a garbage line cannot make it allocate without
-// bound.
-std::size_t SplitFields(std::string_view text, std::size_t max,
-                        std::vector<std::string_view>& out) {
-  out.clear();
-  std::size_t count = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && IsSpace(text[i])) {
-      ++i;
-    }
-    const std::size_t start = i;
-    while (i < text.size() && !IsSpace(text[i])) {
-      ++i;
-    }
-    if (i > start) {
-      if (out.size() < max) {
-        out.push_back(text.substr(start, i - start));
-      }
-      ++count;
-    }
-  }
-  return count;
-}
-
-// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), as Go's
-// utf8.ValidString and the exposition format require of label values.
-bool IsValidUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xbf;
-    if (byte >= 0xc2 && byte <= 0xdf) {
-      length = 2;
-    } else if (byte >= 0xe0 && byte <= 0xef) {
-      length = 3;
-      low = byte == 0xe0 ? 0xa0 : 0x80;
-      high = byte == 0xed ? 0x9f : 0xbf;
-    } else if (byte >= 0xf0 && byte <= 0xf4) {
-      length = 4;
-      low = byte == 0xf0 ? 0x90 : 0x80;
-      high = byte == 0xf4 ? 0x8f : 0xbf;
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) {
-      return false;
-    }
-    const auto second = static_cast<unsigned char>(text[i + 1]);
-    if (second < low || second > high) {
-      return false;
-    }
-    for (std::size_t k = 2; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if (next < 0x80 || next > 0xbf) {
-        return false;
-      }
-    }
-    i += length;
-  }
-  return true;
-}
 
 // The kernel's names of the /proc/diskstats counters (iostats.rst), for error messages.
 constexpr std::array<std::string_view, kDiskstatsColumns> kFieldNames = {
@@ -231,9 +100,7 @@ std::vector<DiskstatsLine> ParseDiskstats(std::string_view text) {
   fields.reserve(kMaxFields);
   std::size_t number = 0;
   while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    const std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    const std::string_view line = NextLine(text);
     ++number;
     // Counters after the 17th are ignored, as procfs' Sscanf of 20 fields does.
     SplitFields(line, kMaxFields, fields);
@@ -289,9 +156,7 @@ std::vector<DiskstatsLine> ParseDiskstats(std::string_view text) {
 UdevProperties ParseUdevData(std::string_view text) {
   UdevProperties properties;
   while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    std::string_view line = NextLine(text);
     if (line.ends_with('\r')) {
       line.remove_suffix(1);
     }
@@ -346,60 +211,10 @@ using internal::UdevProperties;
 // rather than parsed up to a cut (which could cut a value short).
 constexpr std::size_t kMaxUdevFileBytes = 1 << 20;
 
-// Reads a udev database file; nullopt when it does not exist. Other errors throw
-// "cannot read <path>: <reason>".
-std::optional<std::string> ReadOptionalFile(const std::string& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      return std::nullopt;
-    }
-    throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
-  }
-  std::string text;
-  std::array<char, 4096> buffer{};
-  while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      throw std::runtime_error("cannot read " + path + ": " + std::strerror(error));
-    }
-    if (n == 0) {
-      break;
-    }
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-    if (text.size() > max_bytes) {
-      ::close(fd);
-      throw std::runtime_error("cannot read " + path + ": larger than " +
-                               std::to_string(max_bytes) + " bytes");
-    }
-  }
-  ::close(fd);
-  return text;
-}
-
-std::unique_ptr<RE2> CompileFilter(const std::string& pattern, std::string_view flag) {
-  if (pattern.empty()) {
-    return nullptr;
-  }
-  RE2::Options options;
-  options.set_log_errors(false);
-  auto regex = std::make_unique<RE2>(pattern, options);
-  if (!regex->ok()) {
-    throw std::invalid_argument(std::string(flag) + ": invalid regular expression: " +
-                                regex->error() + " (got \"" + pattern + "\")");
-  }
-  return regex;
-}
-
 class DiskstatsCollector : public Collector {
  public:
-  DiskstatsCollector(Paths paths, std::unique_ptr<RE2> exclude, std::unique_ptr<RE2> include)
-      : paths_(std::move(paths)), exclude_(std::move(exclude)), include_(std::move(include)) {
+  DiskstatsCollector(Paths paths, DeviceFilter filter)
+      : paths_(std::move(paths)), filter_(std::move(filter)) {
     for (std::size_t column = 0; column < kDiskstatsColumns; ++column) {
       names_[column] = "node_disk_" + std::string(kDiskstatsColumnInfo[column].name);
     }
@@ -414,11 +229,8 @@ class DiskstatsCollector : public Collector {
     } catch (const std::runtime_error& e) {
       throw std::runtime_error(path + ": " + e.what());
     }
-    // node_exporter's deviceFilter: an unanchored match of either pattern.
-    std::erase_if(devices, [this](const DiskstatsLine& device) {
-      return (exclude_ != nullptr && RE2::PartialMatch(device.device, *exclude_)) ||
-             (include_ != nullptr && !RE2::PartialMatch(device.device, *include_));
-    });
+    std::erase_if(devices,
+                  [this](const DiskstatsLine& device) { return filter_.Ignored(device.device); });
 
     std::vector<UdevProperties> udev;
     udev.reserve(devices.size());
@@ -503,7 +315,7 @@ class DiskstatsCollector : public Collector {
           sink.Gauge(family.name, family.help, *value, labels[i]);
         } else {
           spdlog::debug("diskstats: {} of {}: not a number (got {}); skipped", family.name,
-                        devices[i].device, internal::Quote(*raw));
+                        devices[i].device, Quote(*raw));
         }
       }
     }
@@ -526,23 +338,17 @@ class DiskstatsCollector : public Collector {
   }
 
   const Paths paths_;
-  const std::unique_ptr<RE2> exclude_;
-  const std::unique_ptr<RE2> include_;
+  const DeviceFilter filter_;
   std::array<std::string, kDiskstatsColumns> names_;
 };
 
 }  // namespace
 
 std::unique_ptr<Collector> NewDiskstatsCollector(const CollectorOptions& options) {
-  if (!options.diskstats_device_exclude.empty() && !options.diskstats_device_include.empty()) {
-    throw std::invalid_argument(
-        "--collector.diskstats.device-exclude and --collector.diskstats.device-include are "
-        "mutually exclusive");
-  }
   return std::make_unique<DiskstatsCollector>(
       options.paths,
-      CompileFilter(options.diskstats_device_exclude, "--collector.diskstats.device-exclude"),
-      CompileFilter(options.diskstats_device_include, "--collector.diskstats.device-include"));
+      DeviceFilter(options.diskstats_device_exclude, "--collector.diskstats.device-exclude",
+                   options.diskstats_device_include, "--collector.diskstats.device-include"));
 }
 
 }  // namespace nines::collectors

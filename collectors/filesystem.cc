@@ -3,144 +3,47 @@
 #include <re2/re2.h>
 #include <spdlog/spdlog.h>
 #include <sys/statfs.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "collectors/factories.h"
+#include "collectors/options.h"
+#include "collectors/text.h"
 
 namespace nines::collectors {
 namespace internal {
-namespace {
-
-// Bad values go into error messages and logs verbatim, so they are escaped (a garbage
-// file must not put control bytes into a terminal) and cut short (a garbage file may be
-// one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-// ASCII whitespace only. Go's strings.Fields, which node_exporter uses, also splits on
-// Unicode spaces such as U+00A0, which the kernel does not escape in mount points: there
-// node_exporter cuts a mount point in two and shifts the fs type, and nines does not.
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-// The rules of Go's utf8.ValidString (and so of client_golang's label value check):
-// shortest form only, no surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char min_second = 0x80;
-    unsigned char max_second = 0xbf;
-    if (lead >= 0xc2 && lead <= 0xdf) {
-      length = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      length = 3;
-      if (lead == 0xe0) {
-        min_second = 0xa0;  // overlong
-      } else if (lead == 0xed) {
-        max_second = 0x9f;  // surrogates
-      }
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      length = 4;
-      if (lead == 0xf0) {
-        min_second = 0x90;  // overlong
-      } else if (lead == 0xf4) {
-        max_second = 0x8f;  // above U+10FFFF
-      }
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) {
-      return false;
-    }
-    const auto second = static_cast<unsigned char>(text[i + 1]);
-    if (second < min_second || second > max_second) {
-      return false;
-    }
-    for (std::size_t k = 2; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if (next < 0x80 || next > 0xbf) {
-        return false;
-      }
-    }
-    i += length;
-  }
-  return true;
-}
-
-}  // namespace
 
 std::vector<MountEntry> ParseMounts(std::string_view text) {
   std::vector<MountEntry> mounts;
   mounts.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   std::size_t line_number = 0;
+  constexpr std::size_t kFields = 4;
+  std::vector<std::string_view> fields;
+  fields.reserve(kFields);
   while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    const std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    const std::string_view line = NextLine(text);
     ++line_number;
 
-    constexpr std::size_t kFields = 4;
-    std::array<std::string_view, kFields> fields;
-    std::size_t count = 0;
-    std::size_t i = 0;
-    while (count < kFields) {
-      while (i < line.size() && IsSpace(line[i])) {
-        ++i;
-      }
-      if (i == line.size()) {
-        break;
-      }
-      const std::size_t start = i;
-      while (i < line.size() && !IsSpace(line[i])) {
-        ++i;
-      }
-      fields[count++] = line.substr(start, i - start);
-    }
+    // ASCII whitespace only (IsSpace): node_exporter's strings.Fields also splits at Unicode
+    // spaces such as U+00A0, which the kernel does not escape in mount points, and so cuts
+    // such a mount point in two and shifts the fs type; nines does not.
+    const std::size_t count = SplitFields(line, kFields, fields);
     // node_exporter 1.5 fails the whole collector on such a line, rather than report the
     // other mounts: a mounts file cut short or garbled says nothing reliable.
     if (count < kFields) {
@@ -590,12 +493,8 @@ class FilesystemCollector final : public Collector {
   // exist. Any other failure fails the collector, as in node_exporter.
   std::pair<std::string, std::string> ReadMounts() const {
     std::string path = paths_.Proc("1/mounts");
-    try {
-      return {path, ReadFile(path)};
-    } catch (const std::runtime_error&) {
-      if (::access(path.c_str(), F_OK) == 0 || errno != ENOENT) {
-        throw;
-      }
+    if (std::optional<std::string> text = ReadOptionalFile(path)) {
+      return {path, *std::move(text)};
     }
     spdlog::debug("filesystem collector: {} does not exist, reading the process's mounts", path);
     path = paths_.Proc("mounts");
@@ -629,25 +528,14 @@ class FilesystemCollector final : public Collector {
   const std::unique_ptr<StatFsPool> pool_;
 };
 
-std::unique_ptr<const RE2> CompilePattern(const std::string& pattern, std::string_view flag) {
-  RE2::Options options;
-  options.set_log_errors(false);
-  auto re = std::make_unique<const RE2>(pattern, options);
-  if (!re->ok()) {
-    throw std::invalid_argument(std::string(flag) + ": invalid regular expression: " + re->error() +
-                                " (got \"" + pattern + "\")");
-  }
-  return re;
-}
-
 }  // namespace
 
 std::unique_ptr<Collector> NewFilesystemCollectorWithStatFs(const CollectorOptions& options,
                                                             StatFsFunction statfs) {
-  auto mount_points_exclude = CompilePattern(options.filesystem_mount_points_exclude,
-                                             "--collector.filesystem.mount-points-exclude");
-  auto fs_types_exclude = CompilePattern(options.filesystem_fs_types_exclude,
-                                         "--collector.filesystem.fs-types-exclude");
+  auto mount_points_exclude = CompileRegexp(options.filesystem_mount_points_exclude,
+                                            "--collector.filesystem.mount-points-exclude");
+  auto fs_types_exclude =
+      CompileRegexp(options.filesystem_fs_types_exclude, "--collector.filesystem.fs-types-exclude");
   if (options.filesystem_mount_timeout <= std::chrono::milliseconds::zero()) {
     throw std::invalid_argument("--collector.filesystem.mount-timeout: must be positive (got " +
                                 std::to_string(options.filesystem_mount_timeout.count()) + "ms)");

@@ -11,39 +11,11 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/text.h"
 
 namespace nines::collectors {
 namespace internal {
 namespace {
-
-// Bad values go into error messages verbatim, so they are escaped (a garbage file must not
-// put control bytes into a log) and cut short (a garbage file may be one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'; }
 
 // The kernel prints each load as "%lu.%02lu"; from_chars (correctly rounded, like Go's
 // ParseFloat) in fixed format rejects exponents and hex floats, and the checks below reject
@@ -74,25 +46,14 @@ LoadAverage ParseLoadavg(std::string_view text) {
   constexpr std::array<std::string_view, 3> kNames = {"field 1 (load1)", "field 2 (load5)",
                                                       "field 3 (load15)"};
   std::array<double, 3> loads{};
-  std::size_t i = 0;
-  std::size_t count = 0;
-  while (count < loads.size()) {
-    while (i < text.size() && IsSpace(text[i])) {
-      ++i;
+  std::string_view rest = text;
+  for (std::size_t count = 0; count < loads.size(); ++count) {
+    const std::string_view field = NextField(rest);
+    if (field.empty()) {
+      throw std::runtime_error("expected at least 3 fields, got " + std::to_string(count) +
+                               " (got " + Quote(text) + ")");
     }
-    if (i == text.size()) {
-      break;
-    }
-    const std::size_t start = i;
-    while (i < text.size() && !IsSpace(text[i])) {
-      ++i;
-    }
-    loads[count] = ParseLoad(text.substr(start, i - start), kNames[count]);
-    ++count;
-  }
-  if (count < loads.size()) {
-    throw std::runtime_error("expected at least 3 fields, got " + std::to_string(count) + " (got " +
-                             Quote(text) + ")");
+    loads[count] = ParseLoad(field, kNames[count]);
   }
   return LoadAverage{loads[0], loads[1], loads[2]};
 }

@@ -1,65 +1,19 @@
 #include "collectors/meminfo.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/text.h"
 
 namespace nines::collectors {
 namespace internal {
 namespace {
-
-// Bad values go into error messages verbatim, so they are escaped (a garbage file must not
-// put control bytes into a log) and cut short (a garbage file may be one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-// As Go's strings.Fields splits (ASCII part).
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// The next whitespace-separated field of `line` from `pos`, or "" at the end.
-std::string_view NextField(std::string_view line, std::size_t& pos) {
-  while (pos < line.size() && IsSpace(line[pos])) {
-    ++pos;
-  }
-  const std::size_t start = pos;
-  while (pos < line.size() && !IsSpace(line[pos])) {
-    ++pos;
-  }
-  return line.substr(start, pos - start);
-}
 
 // Error messages are built only on failure: this runs for every line of every scrape.
 [[noreturn]] void Fail(std::size_t line_number, std::string_view key, std::string_view problem) {
@@ -71,22 +25,6 @@ std::string_view NextField(std::string_view line, std::size_t& pos) {
   message += ": ";
   message += problem;
   throw std::runtime_error(message);
-}
-
-std::uint64_t ParseUint64(std::string_view token, std::size_t line_number, std::string_view key) {
-  std::uint64_t value = 0;
-  const char* const end = token.data() + token.size();
-  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
-  if (ec == std::errc() && ptr == end) {
-    return value;
-  }
-  if (ec == std::errc::result_out_of_range) {
-    Fail(line_number, key, "out of range (got " + Quote(token) + ")");
-  }
-  if (token.size() > 1 && token.front() == '-') {
-    Fail(line_number, key, "negative (got " + Quote(token) + ")");
-  }
-  Fail(line_number, key, "not a number (got " + Quote(token) + ")");
 }
 
 // node_exporter applies the regexp `\((.*)\)` -> "_${1}" to the name: the first '(' up to
@@ -131,13 +69,10 @@ std::vector<MeminfoField> ParseMeminfo(std::string_view text) {
   line_numbers.reserve(64);
   std::size_t line_number = 0;
   while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    const std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    std::string_view rest = NextLine(text);
     ++line_number;
 
-    std::size_t pos = 0;
-    const std::string_view key_field = NextField(line, pos);
+    const std::string_view key_field = NextField(rest);
     if (key_field.empty()) {
       continue;  // blank line
     }
@@ -153,12 +88,14 @@ std::vector<MeminfoField> ParseMeminfo(std::string_view text) {
            "field name does not make a valid metric name (got " + Quote(key_field) + ")");
     }
 
-    const std::string_view value_field = NextField(line, pos);
+    const std::string_view value_field = NextField(rest);
     if (value_field.empty()) {
       Fail(line_number, key, "missing value");
     }
-    double value = static_cast<double>(ParseUint64(value_field, line_number, key));
-    const std::string_view unit = NextField(line, pos);
+    double value = static_cast<double>(ParseUint64(value_field, [&] {
+      return "line " + std::to_string(line_number) + ": " + std::string(key);
+    }));
+    const std::string_view unit = NextField(rest);
     if (!unit.empty()) {
       // The kernel prints every sized field in kB; node_exporter presumes it.
       if (unit != "kB") {
@@ -167,7 +104,7 @@ std::vector<MeminfoField> ParseMeminfo(std::string_view text) {
       value *= 1024;
       name += "_bytes";
     }
-    if (const std::string_view extra = NextField(line, pos); !extra.empty()) {
+    if (const std::string_view extra = NextField(rest); !extra.empty()) {
       Fail(line_number, key, "unexpected data after the value (got " + Quote(extra) + ")");
     }
     fields.push_back(MeminfoField{std::move(name), value});

@@ -1,13 +1,7 @@
 #include "collectors/pressure.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <array>
-#include <cerrno>
-#include <charconv>
 #include <cstddef>
-#include <cstring>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -17,77 +11,18 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/text.h"
 #include "spdlog/spdlog.h"
 
 namespace nines::collectors {
 namespace internal {
 namespace {
 
-// Bad values go into error messages verbatim, so they are escaped (a garbage file must not
-// put control bytes into a log) and cut short (a garbage file may be one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// The next whitespace-separated field of `line` from `pos`, or "" at the end.
-std::string_view NextField(std::string_view line, std::size_t& pos) {
-  while (pos < line.size() && IsSpace(line[pos])) {
-    ++pos;
-  }
-  const std::size_t start = pos;
-  while (pos < line.size() && !IsSpace(line[pos])) {
-    ++pos;
-  }
-  return line.substr(start, pos - start);
-}
-
-std::uint64_t ParseUint64(std::string_view token, const std::string& what) {
-  std::uint64_t value = 0;
-  const char* const end = token.data() + token.size();
-  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
-  if (ec == std::errc::result_out_of_range) {
-    throw std::runtime_error(what + ": out of range (got " + Quote(token) + ")");
-  }
-  if (ec == std::errc() && ptr == end) {
-    return value;
-  }
-  if (token.size() > 1 && token.front() == '-') {
-    throw std::runtime_error(what + ": negative (got " + Quote(token) + ")");
-  }
-  throw std::runtime_error(what + ": not a number (got " + Quote(token) + ")");
-}
-
-// The `total=` value of a "some"/"full" line whose first word is before `pos`.
-std::uint64_t ParseTotal(std::string_view line, std::size_t pos, const std::string& what) {
+// The `total=` value of a "some"/"full" line; `rest` is what follows its first word.
+std::uint64_t ParseTotal(std::string_view line, std::string_view rest, const std::string& what) {
   constexpr std::string_view kTotal = "total=";
   std::optional<std::uint64_t> total;
-  for (std::string_view field = NextField(line, pos); !field.empty();
-       field = NextField(line, pos)) {
+  for (std::string_view field = NextField(rest); !field.empty(); field = NextField(rest)) {
     if (!field.starts_with(kTotal)) {
       continue;
     }
@@ -109,13 +44,11 @@ PressureTotals ParsePressure(std::string_view text) {
   PressureTotals totals;
   std::size_t line_number = 0;
   while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    const std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    const std::string_view line = NextLine(text);
     ++line_number;
 
-    std::size_t pos = 0;
-    const std::string_view kind = NextField(line, pos);
+    std::string_view rest = line;
+    const std::string_view kind = NextField(rest);
     std::optional<std::uint64_t>* slot = nullptr;
     if (kind == "some") {
       slot = &totals.some_us;
@@ -131,7 +64,7 @@ PressureTotals ParsePressure(std::string_view text) {
     if (slot->has_value()) {
       throw std::runtime_error(what + ": repeated");
     }
-    *slot = ParseTotal(line, pos, what);
+    *slot = ParseTotal(line, rest, what);
   }
   return totals;
 }
@@ -143,37 +76,15 @@ namespace {
 // The text of a PSI file, or nullopt when the kernel has no PSI: the file does not exist
 // (before 4.20, or CONFIG_PSI off, or psi=0 on the command line), or reading it fails with
 // EOPNOTSUPP (PSI disabled at run time), which node_exporter treats the same way.
-// ReadFile's exception carries no errno, hence this reader.
 std::optional<std::string> ReadPsiFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
+  try {
+    return ReadOptionalFile(path);
+  } catch (const std::system_error& e) {
+    if (e.code() == std::errc::operation_not_supported) {
       return std::nullopt;
     }
-    throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+    throw;
   }
-  std::string text;
-  std::array<char, 4096> buffer{};
-  while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      if (error == EOPNOTSUPP) {
-        return std::nullopt;
-      }
-      throw std::runtime_error("cannot read " + path + ": " + std::strerror(error));
-    }
-    if (n == 0) {
-      break;
-    }
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
 }
 
 class PressureCollector final : public Collector {

@@ -1,88 +1,15 @@
 #include "collectors/proc_stat.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 
+#include "collectors/text.h"
 #include "spdlog/spdlog.h"
 
 namespace nines::collectors::internal {
 namespace {
-
-// Bad values go into error messages and logs verbatim, so they are escaped (a garbage file
-// must not put control bytes into a terminal) and cut short (a garbage file may be one long
-// line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-// The kernel prints every value read here as an unsigned decimal, so nothing else (sign,
-// fraction, hex) is accepted.
-bool ParseDecimal(std::string_view token, std::uint64_t& value) {
-  const char* const end = token.data() + token.size();
-  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
-  return ec == std::errc() && ptr == end;
-}
-
-// Only called once ParseDecimal failed, so the message is built off the hot path. `what`
-// names the value, e.g. "line 2: cpu0 idle".
-[[noreturn]] void ThrowBadNumber(std::string_view token, std::string_view what) {
-  std::uint64_t value = 0;
-  const char* const end = token.data() + token.size();
-  const char* problem = "not a number";
-  if (std::from_chars(token.data(), end, value).ec == std::errc::result_out_of_range) {
-    problem = "out of range";
-  } else if (token.size() > 1 && token.front() == '-') {
-    // from_chars rejects a sign for unsigned types; "-5" deserves a clearer word.
-    const auto [ptr, ec] = std::from_chars(token.data() + 1, end, value);
-    if (ec != std::errc::invalid_argument && ptr == end) {
-      problem = "negative";
-    }
-  }
-  throw std::runtime_error(std::string(what) + ": " + problem + " (got " + Quote(token) + ")");
-}
-
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
-// Removes the next blank-separated field from the front of `rest` and returns it; "" when
-// there is none.
-std::string_view NextField(std::string_view& rest) {
-  std::size_t start = 0;
-  while (start < rest.size() && IsBlank(rest[start])) {
-    ++start;
-  }
-  std::size_t end = start;
-  while (end < rest.size() && !IsBlank(rest[end])) {
-    ++end;
-  }
-  const std::string_view field = rest.substr(start, end - start);
-  rest.remove_prefix(end);
-  return field;
-}
 
 std::string LinePrefix(std::size_t line_number) {
   return "line " + std::to_string(line_number) + ": ";
@@ -108,17 +35,15 @@ constexpr std::array<ValueLine, 6> kValueLines = {{
 CpuTicks ParseCpuLine(std::string_view key, std::string_view first, std::string_view rest,
                       std::size_t line_number) {
   CpuTicks ticks;
-  const std::string_view number = key.substr(3);
-  if (!ParseDecimal(number, ticks.cpu)) {
-    ThrowBadNumber(number, LinePrefix(line_number) + "cpu number");
-  }
+  ticks.cpu =
+      ParseUint64(key.substr(3), [line_number] { return LinePrefix(line_number) + "cpu number"; });
   std::size_t columns = 0;
   for (std::string_view value = first; !value.empty() && columns < kCpuTickColumns.size();
        value = NextField(rest)) {
-    const auto& [name, member] = kCpuTickColumns[columns];
-    if (!ParseDecimal(value, ticks.*member)) {
-      ThrowBadNumber(value, LinePrefix(line_number) + std::string(key) + " " + std::string(name));
-    }
+    const std::string_view name = kCpuTickColumns[columns].first;
+    ticks.*kCpuTickColumns[columns].second = ParseUint64(value, [&] {
+      return LinePrefix(line_number) + std::string(key) + " " + std::string(name);
+    });
     ++columns;
   }
   // procfs fills missing columns with 0 whatever their number; a line cut before softirq
@@ -148,9 +73,7 @@ ProcStat ParseProcStat(std::string_view text) {
   bool cpus_sorted = true;
   std::size_t line_number = 0;
   while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    std::string_view rest = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    std::string_view rest = NextLine(text);
     ++line_number;
 
     const std::string_view key = NextField(rest);
@@ -187,11 +110,7 @@ ProcStat ParseProcStat(std::string_view text) {
       // procfs keeps the last one; which of two is right cannot be known.
       throw std::runtime_error(what() + ": repeated line");
     }
-    std::uint64_t value = 0;
-    if (!ParseDecimal(first, value)) {
-      ThrowBadNumber(first, what());
-    }
-    slot = value;
+    slot = ParseUint64(first, what);
     if (!value_line->more_values_follow) {
       if (const std::string_view extra = NextField(rest); !extra.empty()) {
         throw std::runtime_error(what() + ": unexpected data after the value (got " + Quote(extra) +

@@ -1,114 +1,24 @@
 #include "collectors/process.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <charconv>
 #include <cstddef>
 #include <exception>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 
+#include "collectors/collector.h"
+#include "collectors/text.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_type.h"
 #include "spdlog/spdlog.h"
 
 namespace nines::collectors {
 namespace internal {
-namespace {
-
-// Bad values go into error messages and logs verbatim, so they are escaped (a garbage
-// file must not put control bytes into a terminal) and cut short (a garbage file may be
-// one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-// `what` names the value for the message, e.g. "self/stat: field 14 (utime)".
-std::uint64_t ParseUint64(std::string_view token, std::string_view what) {
-  std::uint64_t value = 0;
-  const char* const end = token.data() + token.size();
-  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
-  if (ec == std::errc::result_out_of_range) {
-    throw std::runtime_error(std::string(what) + ": out of range (got " + Quote(token) + ")");
-  }
-  if (ec == std::errc() && ptr == end) {
-    return value;
-  }
-  // from_chars rejects a sign for unsigned types; "-5" deserves a clearer word than
-  // "not a number".
-  if (token.size() > 1 && token.front() == '-') {
-    std::uint64_t magnitude = 0;
-    const auto [neg_ptr, neg_ec] = std::from_chars(token.data() + 1, end, magnitude);
-    if (neg_ec != std::errc::invalid_argument && neg_ptr == end) {
-      throw std::runtime_error(std::string(what) + ": negative (got " + Quote(token) + ")");
-    }
-  }
-  throw std::runtime_error(std::string(what) + ": not a number (got " + Quote(token) + ")");
-}
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::vector<std::string_view> SplitFields(std::string_view text) {
-  std::vector<std::string_view> fields;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && IsSpace(text[i])) {
-      ++i;
-    }
-    const std::size_t start = i;
-    while (i < text.size() && !IsSpace(text[i])) {
-      ++i;
-    }
-    if (i > start) {
-      fields.push_back(text.substr(start, i - start));
-    }
-  }
-  return fields;
-}
-
-// Calls `fn` on each line of `text`, without its '\n'; stops early when `fn` returns true.
-template <typename Fn>
-void ForEachLine(std::string_view text, Fn fn) {
-  while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    const std::string_view line = text.substr(0, newline);
-    if (fn(line)) {
-      return;
-    }
-    if (newline == std::string_view::npos) {
-      return;
-    }
-    text.remove_prefix(newline + 1);
-  }
-}
-
-}  // namespace
 
 ProcSelfStat ParseProcSelfStat(std::string_view text) {
   if (text.empty()) {
@@ -125,15 +35,18 @@ ProcSelfStat ParseProcSelfStat(std::string_view text) {
   if (open == std::string_view::npos || open > close) {
     throw std::runtime_error("self/stat: no '(' opening the comm field (got " + Quote(text) + ")");
   }
-  // fields[0] is field 3 (state).
-  const std::vector<std::string_view> fields = SplitFields(text.substr(close + 1));
+  // fields[0] is field 3 (state); fields after rss (24) are not read.
   constexpr std::size_t kFirstField = 3;
-  const auto field = [&fields](std::size_t number, std::string_view name) {
+  constexpr std::size_t kLastField = 24;
+  std::vector<std::string_view> fields;
+  const std::size_t count =
+      SplitFields(text.substr(close + 1), kLastField - kFirstField + 1, fields);
+  const auto field = [&fields, count](std::size_t number, std::string_view name) {
     const std::string what =
         "self/stat: field " + std::to_string(number) + " (" + std::string(name) + ")";
     if (number - kFirstField >= fields.size()) {
       throw std::runtime_error(what + ": missing (line has " +
-                               std::to_string(fields.size() + kFirstField - 1) + " fields)");
+                               std::to_string(count + kFirstField - 1) + " fields)");
     }
     return ParseUint64(fields[number - kFirstField], what);
   };
@@ -149,49 +62,48 @@ ProcSelfStat ParseProcSelfStat(std::string_view text) {
 std::uint64_t ParseMaxOpenFiles(std::string_view limits_text) {
   constexpr std::string_view kName = "Max open files";
   std::optional<std::string_view> rest;
-  ForEachLine(limits_text, [&](std::string_view line) {
+  while (!rest && !limits_text.empty()) {
+    const std::string_view line = NextLine(limits_text);
     if (line.starts_with(kName) && (line.size() == kName.size() || IsSpace(line[kName.size()]))) {
       rest = line.substr(kName.size());
-      return true;
     }
-    return false;
-  });
+  }
   if (!rest) {
     throw std::runtime_error("self/limits: no \"Max open files\" line");
   }
   // Columns: soft limit, hard limit, units.
-  const std::vector<std::string_view> columns = SplitFields(*rest);
+  const std::string_view soft_limit = NextField(*rest);
   constexpr std::string_view kWhat = "self/limits: \"Max open files\" soft limit";
-  if (columns.empty()) {
+  if (soft_limit.empty()) {
     throw std::runtime_error(std::string(kWhat) + ": missing");
   }
-  if (columns[0] == "unlimited") {
+  if (soft_limit == "unlimited") {
     return kUnlimited;
   }
-  return ParseUint64(columns[0], kWhat);
+  return ParseUint64(soft_limit, kWhat);
 }
 
 std::uint64_t ParseBootTime(std::string_view proc_stat_text) {
-  std::optional<std::vector<std::string_view>> btime;
-  ForEachLine(proc_stat_text, [&](std::string_view line) {
-    std::vector<std::string_view> fields = SplitFields(line);
-    if (!fields.empty() && fields[0] == "btime") {
-      btime = std::move(fields);
-      return true;
+  // What follows "btime" on its line.
+  std::optional<std::string_view> rest;
+  while (!rest && !proc_stat_text.empty()) {
+    std::string_view line = NextLine(proc_stat_text);
+    if (NextField(line) == "btime") {
+      rest = line;
     }
-    return false;
-  });
-  if (!btime) {
+  }
+  if (!rest) {
     throw std::runtime_error("stat: no \"btime\" line");
   }
-  if (btime->size() < 2) {
+  const std::string_view value = NextField(*rest);
+  if (value.empty()) {
     throw std::runtime_error("stat: btime: missing value");
   }
-  if (btime->size() > 2) {
-    throw std::runtime_error("stat: btime: unexpected data after the value (got " +
-                             Quote((*btime)[2]) + ")");
+  if (const std::string_view extra = NextField(*rest); !extra.empty()) {
+    throw std::runtime_error("stat: btime: unexpected data after the value (got " + Quote(extra) +
+                             ")");
   }
-  return ParseUint64((*btime)[1], "stat: btime");
+  return ParseUint64(value, "stat: btime");
 }
 
 }  // namespace internal
@@ -201,34 +113,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-// POSIX read rather than iostreams: the message then carries errno, and procfs files
-// report a size of 0, so they are read until EOF whatever stat() says.
-std::string ReadFile(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
-  }
-  std::string contents;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n == 0) {
-      break;
-    }
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int error = errno;
-      ::close(fd);
-      throw std::system_error(error, std::generic_category(), "cannot read " + path.string());
-    }
-    contents.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return contents;
-}
 
 // On the real procfs the directory handle used for the listing is itself an entry of
 // self/fd and is counted, exactly as client_golang counts its own.
@@ -293,14 +177,14 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
   const auto stat =
       Try("process_cpu_seconds_total, process_*_memory_bytes and "
           "process_start_time_seconds",
-          [&] { return internal::ParseProcSelfStat(ReadFile(self / "stat")); });
+          [&] { return internal::ParseProcSelfStat(ReadFile((self / "stat").string())); });
   const auto open_fds =
       Try("process_open_fds", [&] { return static_cast<double>(CountEntries(self / "fd")); });
   // client_golang reports an "unlimited" soft limit as-is: procfs parses it as the largest
   // uint64, so the gauge reads 1.8446744073709552e+19. Doing the same keeps the series
   // present and dashboards that compare process_open_fds / process_max_fds working.
   const auto max_fds = Try("process_max_fds", [&] {
-    return static_cast<double>(internal::ParseMaxOpenFiles(ReadFile(self / "limits")));
+    return static_cast<double>(internal::ParseMaxOpenFiles(ReadFile((self / "limits").string())));
   });
 
   std::optional<double> cpu_seconds;
@@ -317,7 +201,7 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
     });
     // /proc/stat can be large on many-CPU hosts; it is only read when it is useful.
     start_time = Try("process_start_time_seconds", [&] {
-      const std::uint64_t boot_time = internal::ParseBootTime(ReadFile(procfs / "stat"));
+      const std::uint64_t boot_time = internal::ParseBootTime(ReadFile((procfs / "stat").string()));
       return static_cast<double>(boot_time) +
              static_cast<double>(stat->starttime_ticks) / SysconfValue(_SC_CLK_TCK, "_SC_CLK_TCK");
     });

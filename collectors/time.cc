@@ -19,89 +19,11 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/text.h"
 
 namespace nines::collectors {
 namespace internal {
 namespace {
-
-// Bad values go into error messages verbatim, so they are escaped (a garbage file must not
-// put control bytes into a log) and cut short (a garbage file may be one long line).
-constexpr std::size_t kMaxQuotedBytes = 64;
-
-std::string Quote(std::string_view value) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < value.size() && i < kMaxQuotedBytes; ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte == '"' || byte == '\\') {
-      quoted += '\\';
-      quoted += value[i];
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      quoted += "\\x";
-      quoted += kHex[byte >> 4];
-      quoted += kHex[byte & 0xf];
-    } else {
-      quoted += value[i];
-    }
-  }
-  if (value.size() > kMaxQuotedBytes) {
-    quoted += "...";
-  }
-  quoted += '"';
-  return quoted;
-}
-
-// As Go's utf8.ValidString: shortest forms only, no surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80;  // bounds of the second byte
-    unsigned char high = 0xbf;
-    if (byte >= 0xc2 && byte <= 0xdf) {
-      length = 2;
-    } else if (byte >= 0xe0 && byte <= 0xef) {
-      length = 3;
-      if (byte == 0xe0) {
-        low = 0xa0;  // overlong
-      } else if (byte == 0xed) {
-        high = 0x9f;  // surrogates
-      }
-    } else if (byte >= 0xf0 && byte <= 0xf4) {
-      length = 4;
-      if (byte == 0xf0) {
-        low = 0x90;  // overlong
-      } else if (byte == 0xf4) {
-        high = 0x8f;  // above U+10FFFF
-      }
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) {
-      return false;
-    }
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      const unsigned char lo = k == 1 ? low : 0x80;
-      const unsigned char hi = k == 1 ? high : 0xbf;
-      if (next < lo || next > hi) {
-        return false;
-      }
-    }
-    i += length;
-  }
-  return true;
-}
-
-// Go's strings.Fields and strings.TrimSpace (ASCII part).
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
 
 bool IsRegularFile(const std::string& path) {
   struct stat st {};
@@ -158,19 +80,7 @@ TimeZone ZoneAt(std::chrono::system_clock::time_point at, bool utc) {
 std::vector<std::string> ParseAvailableClocksources(std::string_view text) {
   std::vector<std::string> names;
   names.reserve(4);
-  std::size_t i = 0;
-  while (true) {
-    while (i < text.size() && IsSpace(text[i])) {
-      ++i;
-    }
-    if (i == text.size()) {
-      break;
-    }
-    const std::size_t start = i;
-    while (i < text.size() && !IsSpace(text[i])) {
-      ++i;
-    }
-    const std::string_view name = text.substr(start, i - start);
+  for (std::string_view name = NextField(text); !name.empty(); name = NextField(text)) {
     if (!IsValidUtf8(name)) {
       throw std::runtime_error("clocksource name is not valid UTF-8 (got " + Quote(name) + ")");
     }
@@ -184,16 +94,11 @@ std::vector<std::string> ParseAvailableClocksources(std::string_view text) {
 }
 
 std::string ParseCurrentClocksource(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) {
-    text.remove_prefix(1);
+  const std::string_view name = Trim(text);
+  if (!IsValidUtf8(name)) {
+    throw std::runtime_error("clocksource name is not valid UTF-8 (got " + Quote(name) + ")");
   }
-  while (!text.empty() && IsSpace(text.back())) {
-    text.remove_suffix(1);
-  }
-  if (!IsValidUtf8(text)) {
-    throw std::runtime_error("clocksource name is not valid UTF-8 (got " + Quote(text) + ")");
-  }
-  return std::string(text);
+  return std::string(name);
 }
 
 }  // namespace internal

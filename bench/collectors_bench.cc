@@ -13,7 +13,7 @@ using nines::collectors::CollectorOptions;
 using nines::collectors::CollectorSpec;
 using nines::collectors::MetricSink;
 
-void BM_CollectorUpdate(benchmark::State& state, const CollectorSpec* spec) {
+void CollectorUpdate(benchmark::State& state, const CollectorSpec* spec) {
   CollectorOptions options;
   auto collector = spec->factory(options);
   for (auto _ : state) {
@@ -23,7 +23,7 @@ void BM_CollectorUpdate(benchmark::State& state, const CollectorSpec* spec) {
   }
 }
 
-void BM_HostScrape(benchmark::State& state) {
+void HostScrape(benchmark::State& state) {
   CollectorOptions options;
   std::vector<std::string> names;
   for (const CollectorSpec& spec : AllCollectors()) {
@@ -39,17 +39,23 @@ void BM_HostScrape(benchmark::State& state) {
   state.counters["page_bytes"] = static_cast<double>(bytes);
 }
 
-int Register() {
+void Register() {
   for (const CollectorSpec& spec : AllCollectors()) {
     benchmark::RegisterBenchmark(("BM_CollectorUpdate/" + std::string(spec.name)).c_str(),
-                                 BM_CollectorUpdate, &spec);
+                                 CollectorUpdate, &spec);
   }
-  benchmark::RegisterBenchmark("BM_HostScrape", BM_HostScrape);
-  return 0;
+  benchmark::RegisterBenchmark("BM_HostScrape", HostScrape);
 }
-
-const int kRegistered = Register();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  Register();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -325,8 +325,11 @@ class DiskstatsCollector : public Collector {
   // A device without a udev entry (no udev in a container, devices udev ignores) gets
   // empty labels, as with node_exporter; so does one whose entry cannot be read.
   UdevProperties ReadUdev(const DiskstatsLine& device) const {
-    const std::string path =
-        paths_.Udev("b" + std::to_string(device.major) + ":" + std::to_string(device.minor));
+    std::string name = "b";
+    name += std::to_string(device.major);
+    name += ':';
+    name += std::to_string(device.minor);
+    const std::string path = paths_.Udev(name);
     try {
       if (const std::optional<std::string> text = ReadOptionalFile(path, kMaxUdevFileBytes)) {
         return internal::ParseUdevData(*text);

@@ -5,6 +5,7 @@
 #include <sys/statfs.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -242,6 +243,16 @@ void WorkerLoop(const std::shared_ptr<PoolState>& state, std::uint64_t id) {
   }
 }
 
+// Filesystems kept on local block devices or in memory: statfs on them is answered from
+// the in-memory superblock and does not block on a server.
+bool IsLocalFsType(std::string_view fs_type) {
+  static constexpr std::array<std::string_view, 24> kLocal = {
+      "bcachefs", "btrfs",   "devtmpfs", "erofs",    "exfat", "ext2",   "ext3", "ext4",
+      "f2fs",     "hfsplus", "iso9660",  "jfs",      "msdos", "nilfs2", "ntfs", "ntfs3",
+      "overlay",  "ramfs",   "reiserfs", "squashfs", "tmpfs", "udf",    "vfat", "xfs"};
+  return std::find(kLocal.begin(), kLocal.end(), fs_type) != kLocal.end();
+}
+
 // Runs statfs calls on long-lived worker threads, so that a scrape can stop waiting for
 // one that hangs: a statfs on a dead NFS server blocks in the kernel, where no signal or
 // cancellation reaches it. The scrape waits for each call up to the timeout, counted from
@@ -285,6 +296,12 @@ class StatFsPool {
     for (std::thread& thread : idle) {
       thread.join();
     }
+  }
+
+  // Stats `path` on the calling thread, for filesystems that cannot hang.
+  StatOutcome StatHere(const std::string& path) const {
+    StatFsResult result = RunStatFs(*state_, path);
+    return {result.error == 0 ? StatStatus::kOk : StatStatus::kFailed, result};
   }
 
   // Stats every path (a path asked for twice is statted once) and returns the outcomes
@@ -451,7 +468,38 @@ class FilesystemCollector final : public Collector {
     for (const Mount& mount : mounts) {
       stat_paths.push_back(paths_.Root(mount.mount_point));
     }
-    const std::vector<StatOutcome> outcomes = pool_->StatAll(stat_paths);
+    // Disk and memory filesystems answer statfs from the superblock in memory and do not
+    // hang: they are statted here, which spares a thread hand-off per mount on every
+    // scrape. Network, FUSE and unknown ones go through the pool and its timeout.
+    std::vector<StatOutcome> outcomes(mounts.size());
+    std::vector<std::string> remote_paths;
+    std::vector<std::size_t> remote_index;
+    // statfs of a path reports whatever is mounted on top there, so a path is statted
+    // once even when several mounts share it.
+    std::unordered_map<std::string_view, std::size_t> local_done;
+    for (std::size_t i = 0; i < mounts.size(); ++i) {
+      if (IsLocalFsType(mounts[i].entry->fs_type)) {
+        auto [it, first] = local_done.try_emplace(stat_paths[i], i);
+        outcomes[i] = first ? pool_->StatHere(stat_paths[i]) : outcomes[it->second];
+      }
+    }
+    for (std::size_t i = 0; i < mounts.size(); ++i) {
+      if (IsLocalFsType(mounts[i].entry->fs_type)) {
+        continue;
+      }
+      if (auto it = local_done.find(stat_paths[i]); it != local_done.end()) {
+        outcomes[i] = outcomes[it->second];
+      } else {
+        remote_paths.push_back(stat_paths[i]);
+        remote_index.push_back(i);
+      }
+    }
+    if (!remote_paths.empty()) {
+      std::vector<StatOutcome> remote = pool_->StatAll(remote_paths);
+      for (std::size_t j = 0; j < remote.size(); ++j) {
+        outcomes[remote_index[j]] = std::move(remote[j]);
+      }
+    }
 
     for (std::size_t i = 0; i < mounts.size(); ++i) {
       const Mount& mount = mounts[i];

@@ -75,7 +75,10 @@ void ErrorList::At(const YAML::Node& node, std::string_view path, std::string_vi
 void ErrorList::AtMark(const YAML::Mark& mark, std::string_view path, std::string_view message) {
   std::string line = file_;
   if (!mark.is_null()) {
-    line += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+    line += ':';
+    line += std::to_string(mark.line + 1);
+    line += ':';
+    line += std::to_string(mark.column + 1);
   }
   line += ": ";
   if (!path.empty()) {

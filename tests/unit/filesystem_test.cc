@@ -952,3 +952,34 @@ TEST(FilesystemCollectorTest, AgreesWithNodeExporterOnThisMachine) {
 
 }  // namespace
 }  // namespace nines::collectors
+
+namespace nines::collectors::internal {
+namespace {
+
+// Local filesystems are statted on the scraping thread (no hand-off); network ones on
+// the pool, where a hang can time out.
+TEST(FilesystemCollectorThreadsTest, LocalOnCallerRemoteOnPool) {
+  TempProc proc;
+  proc.Write("1/mounts",
+             "/dev/a / ext4 rw 0 0\n"
+             "tmpfs /tmp tmpfs rw 0 0\n"
+             "srv:/x /mnt/nfs nfs4 rw 0 0\n");
+  std::mutex mu;
+  std::map<std::string, std::thread::id> threads;
+  StatFsFunction record = [&](const std::string& path) {
+    std::lock_guard lock(mu);
+    threads[path] = std::this_thread::get_id();
+    return Stats(1, 1, 1, 1, 1, 1);
+  };
+  auto collector = NewFilesystemCollectorWithStatFs(OptionsFor(proc.Procfs()), record);
+  MetricSink sink;
+  collector->Update(sink);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(threads.size(), 3U);
+  EXPECT_EQ(threads.at("/"), std::this_thread::get_id());
+  EXPECT_EQ(threads.at("/tmp"), std::this_thread::get_id());
+  EXPECT_NE(threads.at("/mnt/nfs"), std::this_thread::get_id());
+}
+
+}  // namespace
+}  // namespace nines::collectors::internal

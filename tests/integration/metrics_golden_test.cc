@@ -5,11 +5,9 @@
 // the golden file.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "tests/integration/nines_daemon.h"
+#include "tests/unit/golden.h"
 
 #ifndef NINES_FIXTURES_DIR
 #error "NINES_FIXTURES_DIR must be the absolute path of tests/fixtures"
@@ -76,19 +74,7 @@ TEST(MetricsGoldenTest, WholePageOnFixtures) {
       }
     }
   }
-  std::string got = Mask(response.body);
-  const std::string path = std::string(NINES_GOLDEN_DIR) + "/e2e_metrics.txt";
-  const char* update = std::getenv("UPDATE_GOLDEN");
-  if (update != nullptr && std::string(update) == "1") {
-    std::ofstream(path, std::ios::binary) << got;
-    return;
-  }
-  std::ifstream in(path, std::ios::binary);
-  ASSERT_TRUE(in.good()) << path << " is missing; run with UPDATE_GOLDEN=1 to create it";
-  std::stringstream want;
-  want << in.rdbuf();
-  EXPECT_EQ(got, want.str()) << "differs from " << path
-                             << "; run with UPDATE_GOLDEN=1 to rewrite it if intended";
+  ExpectGoldenText(Mask(response.body), "e2e_metrics.txt");
 }
 
 }  // namespace

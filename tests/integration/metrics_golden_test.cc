@@ -5,7 +5,6 @@
 // the golden file.
 #include <gtest/gtest.h>
 
-
 #include "tests/integration/nines_daemon.h"
 #include "tests/unit/golden.h"
 

@@ -497,7 +497,7 @@ class FilesystemCollector final : public Collector {
     if (!remote_paths.empty()) {
       std::vector<StatOutcome> remote = pool_->StatAll(remote_paths);
       for (std::size_t j = 0; j < remote.size(); ++j) {
-        outcomes[remote_index[j]] = std::move(remote[j]);
+        outcomes[remote_index[j]] = remote[j];
       }
     }
 

@@ -26,6 +26,19 @@ constexpr off_t kMaxConfigBytes = 16 << 20;
 namespace internal {
 namespace {
 
+// Reads the required `name:` of a list entry: a valid name, unique among `names`.
+void ReadName(MapReader& map, std::string_view kind, std::set<std::string, std::less<>>& names,
+              std::string* name) {
+  if (!map.Require("name", name)) {
+    return;
+  }
+  if (!IsValidName(*name)) {
+    map.Invalid("name", kNameRule);
+  } else if (!names.insert(*name).second) {
+    map.Invalid("name", "duplicate " + std::string(kind) + " name");
+  }
+}
+
 // Checks a target against what its prober needs.
 std::string TargetProblem(probes::ProbeKind kind, const std::string& target) {
   std::string host;
@@ -82,13 +95,7 @@ void DecodeProbes(MapReader& top, Config* config) {
     }
     std::size_t before = errors.size();
     Probe probe;
-    if (map.Require("name", &probe.name)) {
-      if (!IsValidName(probe.name)) {
-        map.Invalid("name", kNameRule);
-      } else if (!names.insert(probe.name).second) {
-        map.Invalid("name", "duplicate probe name");
-      }
-    }
+    ReadName(map, "probe", names, &probe.name);
     bool named_module = map.Get("module", &probe.module_name);
     if (named_module) {
       auto it = config->modules.find(probe.module_name);
@@ -176,13 +183,7 @@ void DecodeNginx(MapReader& top, Config* config) {
       continue;
     }
     Nginx nginx;
-    if (map.Require("name", &nginx.name)) {
-      if (!IsValidName(nginx.name)) {
-        map.Invalid("name", kNameRule);
-      } else if (!names.insert(nginx.name).second) {
-        map.Invalid("name", "duplicate nginx name");
-      }
-    }
+    ReadName(map, "nginx", names, &nginx.name);
     if (map.Get("stub_status", &nginx.stub_status)) {
       bool unix_socket = nginx.stub_status.starts_with("unix:/");
       if (!unix_socket && !IsUrlWithScheme(nginx.stub_status, {"http", "https"})) {
@@ -245,13 +246,7 @@ void DecodeSlos(MapReader& top, Config* config) {
       continue;
     }
     Slo slo;
-    if (map.Require("name", &slo.name)) {
-      if (!IsValidName(slo.name)) {
-        map.Invalid("name", kNameRule);
-      } else if (!names.insert(slo.name).second) {
-        map.Invalid("name", "duplicate slo name");
-      }
-    }
+    ReadName(map, "slo", names, &slo.name);
     if (map.Require("objective", &slo.objective_percent) &&
         (slo.objective_percent <= 0 || slo.objective_percent >= 100)) {
       map.Invalid("objective", "must be a percentage above 0 and below 100");

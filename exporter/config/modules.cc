@@ -5,6 +5,13 @@
 namespace nines::config::internal {
 namespace {
 
+// `source_ip_address:` of the tcp, dns and icmp options.
+void GetSourceIpAddress(MapReader& map, std::string* out) {
+  if (map.Get("source_ip_address", out) && !IsIpAddress(*out)) {
+    map.Invalid("source_ip_address", "must be an IP address");
+  }
+}
+
 // Modules every config has unless it defines its own of the same name, so `/probe`
 // answers the common blackbox module names out of the box.
 void AddBuiltinModules(Config* config) {
@@ -176,10 +183,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   map.Get("tls_config", &out->tls_config);
   map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
   map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  if (map.Get("source_ip_address", &out->source_ip_address) &&
-      !IsIpAddress(out->source_ip_address)) {
-    map.Invalid("source_ip_address", "must be an IP address");
-  }
+  GetSourceIpAddress(map, &out->source_ip_address);
   map.Finish();
   return errors.size() == before;
 }
@@ -230,10 +234,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   map.Get("validate_additional_rrs", &out->validate_additional_rrs);
   map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
   map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  if (map.Get("source_ip_address", &out->source_ip_address) &&
-      !IsIpAddress(out->source_ip_address)) {
-    map.Invalid("source_ip_address", "must be an IP address");
-  }
+  GetSourceIpAddress(map, &out->source_ip_address);
   map.Finish();
   return errors.size() == before;
 }
@@ -243,10 +244,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   std::size_t before = errors.size();
   map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
   map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
-  if (map.Get("source_ip_address", &out->source_ip_address) &&
-      !IsIpAddress(out->source_ip_address)) {
-    map.Invalid("source_ip_address", "must be an IP address");
-  }
+  GetSourceIpAddress(map, &out->source_ip_address);
   if (map.Get("payload_size", &out->payload_size) &&
       (out->payload_size < 0 || out->payload_size > 65507)) {
     map.Invalid("payload_size", "must be from 0 to 65507 bytes");

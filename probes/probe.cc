@@ -20,6 +20,9 @@ constexpr std::array kReasons = {
     FailureReason::kBodyMismatch,
     FailureReason::kHeaderMismatch,
     FailureReason::kExpectMismatch,
+    FailureReason::kBodyTooLarge,
+    FailureReason::kTooManyRedirects,
+    FailureReason::kTlsPolicy,
     FailureReason::kIcmpUnreachable,
     FailureReason::kOther,
 };
@@ -77,6 +80,12 @@ std::string_view FailureReasonName(FailureReason reason) {
       return "header_mismatch";
     case FailureReason::kExpectMismatch:
       return "expect_mismatch";
+    case FailureReason::kBodyTooLarge:
+      return "body_too_large";
+    case FailureReason::kTooManyRedirects:
+      return "too_many_redirects";
+    case FailureReason::kTlsPolicy:
+      return "tls_policy";
     case FailureReason::kIcmpUnreachable:
       return "icmp_unreachable";
     case FailureReason::kOther:

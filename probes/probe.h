@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nines::probes {
 
@@ -40,6 +41,9 @@ enum class FailureReason {
   kBodyMismatch,
   kHeaderMismatch,
   kExpectMismatch,
+  kBodyTooLarge,
+  kTooManyRedirects,
+  kTlsPolicy,
   kIcmpUnreachable,
   kOther,
 };
@@ -49,6 +53,15 @@ std::string_view FailureReasonName(FailureReason reason);
 
 /// Every failure reason except kNone, in declaration order.
 std::span<const FailureReason> AllFailureReasons();
+
+/// Facts about one certificate, as blackbox_exporter's `probe_ssl_last_chain_info` labels
+/// them.
+struct CertificateInfo {
+  std::string fingerprint_sha256;  // lowercase hex of the DER encoding's SHA-256
+  std::string subject;             // RFC 2253 form, e.g. "CN=example.com,O=Example"
+  std::string issuer;
+  std::string subject_alternative;  // DNS and IP SANs joined by ","
+};
 
 /// The outcome of one probe run: plain data, no metrics. One place (the probe metrics)
 /// turns it into series, so the same probe code serves the scheduler and `/probe`.
@@ -60,20 +73,37 @@ struct ProbeResult {
   /// Human-readable detail of a failure, for logs and `/probe?debug=true`.
   std::string detail;
   Seconds duration{0};
-  /// Per-phase durations by phase name (HTTP: resolve, connect, tls, processing, transfer).
+  /// Per-phase durations by phase name (HTTP: resolve, connect, tls, processing, transfer;
+  /// TCP: resolve, connect, tls). Absent phases did not happen.
   std::map<std::string, Seconds, std::less<>> phases;
+
+  // Connection facts (blackbox's probe_ip_protocol, probe_ip_addr_hash).
+  std::optional<int> ip_protocol;  // 4 or 6: the family of the address connected to
+  std::string ip_address;          // the address connected to, "" when none
+  /// Whether a `fail_if_*_regexp` / `expect` rule decided the failure (blackbox's
+  /// probe_failed_due_to_regex); absent when the module has no such rules.
+  std::optional<bool> failed_due_to_regex;
 
   // HTTP facts; absent when the kind or the run did not produce them.
   std::optional<int> status_code;
-  std::optional<double> http_version;
+  std::optional<double> http_version;  // 1.0, 1.1, 2, 3
   int redirects = 0;
-  std::optional<std::int64_t> content_length;
+  std::optional<std::int64_t> content_length;  // -1 when the response did not say
   std::optional<std::int64_t> uncompressed_body_length;
+  std::optional<double> last_modified_seconds;  // Unix time of Last-Modified
+  bool ssl = false;                             // the last response came over TLS
 
   // TLS facts, reported even when verification failed.
-  std::optional<std::string> tls_version;
-  std::optional<double> earliest_cert_expiry_seconds;  // Unix time
+  std::optional<std::string> tls_version;              // "TLS 1.3", as blackbox labels it
+  std::optional<double> earliest_cert_expiry_seconds;  // Unix time, over the peer's chain
   std::optional<double> leaf_cert_expiry_seconds;      // Unix time
+  /// The earliest expiry of the verified chain (blackbox's
+  /// probe_ssl_last_chain_expiry_timestamp_seconds); absent when nothing was verified.
+  std::optional<double> last_chain_expiry_seconds;
+  std::optional<CertificateInfo> leaf;
+
+  /// What the run did, step by step, for `/probe?debug=true`. Never holds secrets.
+  std::vector<std::string> log;
 };
 
 }  // namespace nines::probes

@@ -19,12 +19,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using nines::testing::Fetch;
+using nines::testing::FreePort;
 using nines::testing::Process;
 using nines::testing::ProcessOptions;
 
@@ -35,22 +37,6 @@ constexpr std::array<std::string_view, 10> kCollectors = {
 // Upstream node_exporter 1.5's default; Debian's build defaults to another one.
 constexpr const char* kMountPointsExclude =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  // The casts are the sockets API's: sockaddr_in is passed as a sockaddr.
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 std::size_t CountSeries(const std::string& page) {
   std::size_t series = 0;

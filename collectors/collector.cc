@@ -1,7 +1,9 @@
 #include "collectors/collector.h"
 
 #include <cerrno>
+#include <limits>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 
 #include "collectors/text.h"
@@ -72,6 +74,28 @@ void MetricSink::Gauge(std::string_view name, std::string_view help, double valu
 void MetricSink::Counter(std::string_view name, std::string_view help, double value,
                          const Labels& labels) {
   Add(name, help, prometheus::MetricType::Counter, labels).counter.value = value;
+}
+
+void MetricSink::Histogram(std::string_view name, std::string_view help,
+                           std::span<const double> upper_bounds,
+                           std::span<const std::uint64_t> cumulative_counts, double sum,
+                           std::uint64_t count, const Labels& labels) {
+  if (upper_bounds.size() != cumulative_counts.size()) {
+    throw std::invalid_argument("histogram " + std::string(name) + ": " +
+                                std::to_string(upper_bounds.size()) + " bucket bounds but " +
+                                std::to_string(cumulative_counts.size()) + " bucket counts");
+  }
+  prometheus::ClientMetric::Histogram& histogram =
+      Add(name, help, prometheus::MetricType::Histogram, labels).histogram;
+  histogram.sample_count = count;
+  histogram.sample_sum = sum;
+  histogram.bucket.reserve(upper_bounds.size() + 1);
+  for (std::size_t i = 0; i < upper_bounds.size(); ++i) {
+    histogram.bucket.push_back({cumulative_counts[i], upper_bounds[i]});
+  }
+  // prometheus-cpp's own histograms end with the +Inf bucket too, so every serializer
+  // finds the layout it expects.
+  histogram.bucket.push_back({count, std::numeric_limits<double>::infinity()});
 }
 
 std::vector<prometheus::MetricFamily> MetricSink::Take() {

@@ -3,9 +3,11 @@
 #include <prometheus/metric_family.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +69,14 @@ class MetricSink {
   void Gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
   void Counter(std::string_view name, std::string_view help, double value,
                const Labels& labels = {});
+  /// Adds one histogram sample, as prometheus::ClientMetric::Histogram holds it:
+  /// `upper_bounds` are the finite bucket bounds in increasing order and
+  /// `cumulative_counts[i]` counts the observations <= upper_bounds[i]; the +Inf bucket is
+  /// added last with `count`, the number of observations, whose total is `sum`. Throws
+  /// std::invalid_argument when the two spans differ in length (nothing is added then).
+  void Histogram(std::string_view name, std::string_view help, std::span<const double> upper_bounds,
+                 std::span<const std::uint64_t> cumulative_counts, double sum, std::uint64_t count,
+                 const Labels& labels = {});
 
   /// The families built so far; the sink is empty afterwards.
   std::vector<prometheus::MetricFamily> Take();

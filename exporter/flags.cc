@@ -18,6 +18,7 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr int kMaxConnectionsLimit = 1024;
+constexpr int kMaxInFlightLimit = 65536;
 
 // Flag values that need checking or resolving after parsing.
 struct RawFlags {
@@ -55,6 +56,11 @@ po::options_description Describe(Flags* flags, RawFlags* raw) {
      po::value(&flags->max_connections)->default_value(flags->max_connections)
          ->value_name("N"),
      "Worker threads of the HTTP server: the most connections served at once.")
+    ("probe.max-in-flight",
+     po::value(&flags->probe_max_in_flight)->default_value(flags->probe_max_in_flight)
+         ->value_name("N"),
+     "The most continuous probe runs in flight at once; a due probe over the cap waits, "
+     "and is counted in nines_probe_skipped_total if its next run comes first.")
     ("log.level", po::value(&flags->log_level)->default_value(flags->log_level)
          ->value_name("LEVEL"),
      "Only log messages with the given severity or above: debug, info, warn, error.")
@@ -186,6 +192,10 @@ FlagsResult ParseFlags(const std::vector<std::string>& args) {
   if (flags.max_connections < 1 || flags.max_connections > kMaxConnectionsLimit) {
     return fail("--web.max-connections: must be from 1 to 1024 (got " +
                 std::to_string(flags.max_connections) + ")");
+  }
+  if (flags.probe_max_in_flight < 1 || flags.probe_max_in_flight > kMaxInFlightLimit) {
+    return fail("--probe.max-in-flight: must be from 1 to 65536 (got " +
+                std::to_string(flags.probe_max_in_flight) + ")");
   }
   std::string why;
   auto timeout = config::ParseDuration(raw.mount_timeout, &why);

@@ -15,6 +15,8 @@ struct Flags {
   std::string listen_address = ":9469";
   std::string telemetry_path = "/metrics";
   int max_connections = 16;
+  /// The most continuous probe runs in flight at once (`--probe.max-in-flight`).
+  int probe_max_in_flight = 256;
   std::string log_level = "info";
   std::string log_format = "logfmt";
   /// `--path.*` and `--collector.<name>.*` option flags.

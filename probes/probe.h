@@ -25,6 +25,10 @@ std::optional<ProbeKind> ParseProbeKind(std::string_view name);
 /// Every kind, in declaration order, for help texts and error messages.
 std::span<const ProbeKind> AllProbeKinds();
 
+/// Why nines cannot run probes of `kind`, or std::nullopt when it can. Config loading
+/// rejects continuous probes of such kinds; `/probe` answers them with a failed probe.
+std::optional<std::string> UnsupportedKind(ProbeKind kind);
+
 /// Why a probe run failed. The set is fixed and documented (README, "Failure reasons"):
 /// `nines_probe_failures_total{reason}` pre-creates one series per value, so the label
 /// stays bounded whatever the targets do.
@@ -81,7 +85,7 @@ struct ProbeResult {
   std::optional<int> ip_protocol;  // 4 or 6: the family of the address connected to
   std::string ip_address;          // the address connected to, "" when none
   /// Whether a `fail_if_*_regexp` / `expect` rule decided the failure (blackbox's
-  /// probe_failed_due_to_regex); absent when the module has no such rules.
+  /// probe_failed_due_to_regex, which blackbox reports for every HTTP and TCP run).
   std::optional<bool> failed_due_to_regex;
 
   // HTTP facts; absent when the kind or the run did not produce them.
@@ -91,7 +95,7 @@ struct ProbeResult {
   std::optional<std::int64_t> content_length;  // -1 when the response did not say
   std::optional<std::int64_t> uncompressed_body_length;
   std::optional<double> last_modified_seconds;  // Unix time of Last-Modified
-  bool ssl = false;                             // the last response came over TLS
+  bool ssl = false;  // the last response (HTTP) or the dialogue's end (TCP) came over TLS
 
   // TLS facts, reported even when verification failed.
   std::optional<std::string> tls_version;              // "TLS 1.3", as blackbox labels it

@@ -115,6 +115,10 @@ void DecodeProbes(MapReader& top, Config* config) {
     } else {
       errors.At(item, path, "needs module or prober");
     }
+    if (std::optional<std::string> unsupported = probes::UnsupportedKind(probe.module.prober);
+        unsupported && errors.size() == before) {
+      errors.At(item, path, *unsupported);
+    }
     if (map.Require("target", &probe.target)) {
       std::string problem = TargetProblem(probe.module.prober, probe.target);
       if (!problem.empty()) {

@@ -13,9 +13,12 @@
 #include "exporter/config/default_config.h"
 #include "exporter/daemon/reloader.h"
 #include "exporter/metrics/gatherer.h"
+#include "exporter/metrics/probe_metrics.h"
 #include "exporter/metrics/self_metrics.h"
+#include "exporter/scheduler/runner.h"
 #include "exporter/version.h"
 #include "exporter/web/handlers.h"
+#include "exporter/web/probe_handler.h"
 #include "exporter/web/server.h"
 
 namespace nines::daemon {
@@ -34,6 +37,12 @@ std::string ConfigName(const Flags& flags) {
   return flags.config_file.empty() ? config::kBuiltinConfigName : flags.config_file;
 }
 
+// How the daemon reaches itself: loopback when it listens on every interface.
+std::string SelfUrl(const web::ListenAddress& address) {
+  std::string host = address.host.empty() || address.host == "0.0.0.0" ? "127.0.0.1" : address.host;
+  return "http://" + host + ":" + std::to_string(address.port);
+}
+
 }  // namespace
 
 void BlockSignals() {
@@ -42,7 +51,10 @@ void BlockSignals() {
 }
 
 int CheckConfig(const Flags& flags) {
-  config::LoadResult result = LoadConfig(flags.config_file);
+  std::string why;
+  std::optional<web::ListenAddress> address = web::ParseListenAddress(flags.listen_address, &why);
+  config::LoadResult result =
+      LoadConfig(flags.config_file, SelfUrl(address.value_or(web::ListenAddress{"", 9469})));
   if (!result.ok()) {
     for (const std::string& error : result.errors) {
       std::fprintf(stderr, "%s\n", error.c_str());
@@ -59,16 +71,31 @@ int Run(const Flags& flags) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   metrics::SelfMetrics self_metrics(*registry);
+  auto probe_metrics = std::make_shared<metrics::ProbeMetrics>();
+  scheduler::ProbeRunner runner(*probe_metrics,
+                                static_cast<std::size_t>(flags.probe_max_in_flight));
+  runner.Start();
   Reloader reloader(flags.config_file, self_metrics);
-  if (std::vector<std::string> errors = reloader.Reload(); !errors.empty()) {
+  reloader.OnApply([&runner](const std::shared_ptr<const config::Config>& config) {
+    return runner.Apply(config);
+  });
+  auto load = [&reloader] {
+    std::vector<std::string> errors = reloader.Reload();
     for (const std::string& error : errors) {
       spdlog::error("cannot load config: {}", error);
     }
+    return errors.empty();
+  };
+  // A config file is validated before the port is taken. The built-in default probes the
+  // daemon itself, so it is loaded once the port is known (it may be :0).
+  bool builtin = flags.config_file.empty();
+  if (!builtin && !load()) {
     return 1;
   }
 
   metrics::Gatherer gatherer;
   gatherer.Add(registry);
+  gatherer.Add(probe_metrics);
   gatherer.Add(std::make_shared<collectors::ProcessCollector>());
   try {
     gatherer.Add(std::make_shared<collectors::HostCollector>(
@@ -89,6 +116,10 @@ int Run(const Flags& flags) {
   web::Server server(web::ServerOptions{*address, flags.max_connections});
   server.Route("/", web::LandingPageHandler(flags.telemetry_path));
   server.Route(flags.telemetry_path, web::MetricsHandler(gatherer));
+  server.Route("/probe", web::ProbeHandler([&reloader] { return reloader.Current(); },
+                                           [&runner](probes::ProbeRequest request) {
+                                             return runner.RunOnce(std::move(request));
+                                           }));
   server.Route("/-/healthy", web::HealthyHandler());
   server.Route("/-/ready", web::ReadyHandler(ready));
   server.Route("/-/reload", web::ReloadHandler([&reloader] { return reloader.Reload(); }));
@@ -100,6 +131,13 @@ int Run(const Flags& flags) {
   }
   address->port = server.port();
   spdlog::info("listening on {} (metrics at {})", address->ToString(), flags.telemetry_path);
+  if (builtin) {
+    reloader.SetSelfUrl(SelfUrl(*address));
+    if (!load()) {
+      server.Stop();
+      return 1;
+    }
+  }
   ready = true;
 
   sigset_t signals = HandledSignals();
@@ -123,6 +161,7 @@ int Run(const Flags& flags) {
   }
   ready = false;
   server.Stop();
+  runner.Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -8,9 +8,10 @@
 
 namespace nines::daemon {
 
-config::LoadResult LoadConfig(const std::string& config_file) {
+config::LoadResult LoadConfig(const std::string& config_file, const std::string& self_url) {
   if (config_file.empty()) {
-    return config::LoadConfigText(config::DefaultConfigText(), config::kBuiltinConfigName);
+    return config::LoadConfigText(config::DefaultConfigText(self_url),
+                                  config::kBuiltinConfigName);
   }
   return config::LoadConfigFile(config_file);
 }
@@ -23,7 +24,12 @@ void Reloader::OnApply(Applier applier) {
   appliers_.push_back(std::move(applier));
 }
 
-config::LoadResult Reloader::Load() const { return LoadConfig(config_file_); }
+void Reloader::SetSelfUrl(std::string self_url) {
+  std::lock_guard lock(reload_mutex_);
+  self_url_ = std::move(self_url);
+}
+
+config::LoadResult Reloader::Load() const { return LoadConfig(config_file_, self_url_); }
 
 std::vector<std::string> Reloader::Reload() {
   std::lock_guard lock(reload_mutex_);

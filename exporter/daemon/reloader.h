@@ -25,6 +25,10 @@ class Reloader {
   /// `config_file` "" means the built-in default config.
   Reloader(std::string config_file, metrics::SelfMetrics& self_metrics);
 
+  /// Where the daemon serves HTTP ("http://127.0.0.1:9469"), for the built-in default
+  /// config's probe of itself. Call before the first Reload().
+  void SetSelfUrl(std::string self_url);
+
   /// Registers an applier, called in registration order on every successful load. When
   /// one fails, those before it are called again with the running config.
   void OnApply(Applier applier);
@@ -39,6 +43,7 @@ class Reloader {
   config::LoadResult Load() const;
 
   std::string config_file_;
+  std::string self_url_ = "http://127.0.0.1:9469";
   metrics::SelfMetrics& self_metrics_;
   std::mutex reload_mutex_;  // serializes Reload()
   mutable std::mutex current_mutex_;
@@ -46,7 +51,7 @@ class Reloader {
   std::vector<Applier> appliers_;
 };
 
-/// Loads `config_file`, or the built-in default when it is "".
-config::LoadResult LoadConfig(const std::string& config_file);
+/// Loads `config_file`, or the built-in default (probing `self_url`) when it is "".
+config::LoadResult LoadConfig(const std::string& config_file, const std::string& self_url);
 
 }  // namespace nines::daemon

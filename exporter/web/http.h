@@ -1,10 +1,30 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace nines::web {
+
+namespace internal {
+
+/// Whether `a` and `b` are equal when ASCII letters are compared without case.
+inline bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace internal
 
 /// One HTTP request as handlers see it: plain data, so handlers are tested without a
 /// server.
@@ -13,6 +33,19 @@ struct Request {
   std::string path;    // decoded path, without the query
   std::string query;   // raw query string, without '?'
   std::string accept_encoding;
+  /// Every request header as received (name, value), in order; names keep their case.
+  std::vector<std::pair<std::string, std::string>> headers{};
+
+  /// The value of the first header called `name` (compared case-insensitively, as HTTP
+  /// header names are), or "" when there is none, like Go's `Header.Get`.
+  std::string_view Header(std::string_view name) const {
+    for (const auto& [key, value] : headers) {
+      if (internal::EqualsIgnoringAsciiCase(key, name)) {
+        return value;
+      }
+    }
+    return {};
+  }
 };
 
 /// A handler's answer. The server adds Content-Length and sends no body for HEAD.

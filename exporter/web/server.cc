@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -87,6 +88,14 @@ class Server::CivetAdapter final : public CivetHandler {
     request.query = info->query_string != nullptr ? info->query_string : "";
     if (const char* encoding = mg_get_header(conn, "Accept-Encoding")) {
       request.accept_encoding = encoding;
+    }
+    // All of them: CivetWeb keeps at most MG_MAX_HEADERS (64) and max_request_size bounds
+    // their total size, so copying is cheap and handlers need no CivetWeb types.
+    request.headers.reserve(static_cast<std::size_t>(std::max(info->num_headers, 0)));
+    for (int i = 0; i < info->num_headers && i < MG_MAX_HEADERS; ++i) {
+      const mg_header& header = info->http_headers[i];
+      request.headers.emplace_back(header.name != nullptr ? header.name : "",
+                                   header.value != nullptr ? header.value : "");
     }
     Response response;
     try {

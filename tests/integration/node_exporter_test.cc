@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/nines_daemon.h"
+#include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
 
 #ifndef NODE_EXPORTER
@@ -32,25 +33,6 @@ constexpr std::array<std::string_view, 10> kCollectors = {
 // Upstream node_exporter 1.5's default; Debian's build defaults to another one.
 constexpr const char* kMountPointsExclude =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
-
-// A port that was free a moment ago (node_exporter cannot report the port it got for :0).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  // The casts are the sockets API's: sockaddr_in is passed as a sockaddr.
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 class NodeExporter {
  public:

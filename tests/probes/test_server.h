@@ -1,72 +1,79 @@
 #pragma once
 
+#include <openssl/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
+
+#include "tests/integration/process_runner.h"
 
 /// Real local servers for probe tests: a loopback TCP server (optionally TLS) that runs a
 /// scripted handler per connection, and certificates generated in the test.
 namespace nines::testing {
 
-/// A temporary directory removed (recursively) with the object.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  /// Writes `content` to path()/name and returns the full path.
-  std::string Write(const std::string& name, std::string_view content) const;
-
- private:
-  std::string path_;
-};
-
-/// A certificate and its key, as PEM files.
+/// A certificate and its key, as PEM files; empty paths mean none.
 struct CertFiles {
   std::string cert_file;
   std::string key_file;
 };
 
 /// A test certificate authority (EC P-256 keys, generated with OpenSSL in memory) whose
-/// files live in a TempDir.
+/// files live in a TempDir. Subjects are "CN=<name>,O=nines test"; the CA is
+/// "CN=nines test CA,O=nines test". Not thread-safe; throws std::runtime_error when OpenSSL
+/// fails.
 class TestPki {
  public:
   TestPki();
+  ~TestPki();
+  TestPki(const TestPki&) = delete;
+  TestPki& operator=(const TestPki&) = delete;
   /// The CA certificate (PEM), for `tls_config.ca_file`.
   const std::string& ca_file() const { return ca_file_; }
   /// A leaf certificate signed by the CA for `sans` ("localhost", "127.0.0.1": DNS or IP
-  /// SANs by syntax; the first is also the CN), valid from now + not_before to
-  /// now + not_after (negative offsets put them in the past).
+  /// SANs by syntax; the first is also the CN, else `name`), valid from now + not_before to
+  /// now + not_after (negative offsets put them in the past). The files are
+  /// `<name>.pem` (the leaf alone) and `<name>-key.pem`.
   CertFiles Issue(const std::string& name, const std::vector<std::string>& sans,
                   std::chrono::seconds not_before = std::chrono::hours(-1),
                   std::chrono::seconds not_after = std::chrono::hours(24 * 90));
-  /// A self-signed certificate (not from the CA) for `sans`.
+  /// A self-signed certificate (not from the CA) for `sans`, valid for a day from an hour
+  /// ago.
   CertFiles SelfSigned(const std::string& name, const std::vector<std::string>& sans);
 
  private:
+  struct KeyDeleter {
+    void operator()(EVP_PKEY* key) const;
+  };
+  struct CertDeleter {
+    void operator()(X509* cert) const;
+  };
+
+  CertFiles Write(const std::string& name, X509* cert, EVP_PKEY* key);
+
   TempDir dir_;
   std::string ca_file_;
-  std::shared_ptr<void> ca_key_;   // EVP_PKEY
-  std::shared_ptr<void> ca_cert_;  // X509
+  std::unique_ptr<EVP_PKEY, KeyDeleter> ca_key_;
+  std::unique_ptr<X509, CertDeleter> ca_cert_;
 };
 
 /// One accepted connection, seen from the server side. Blocking I/O with a generous
-/// timeout (10 s) so a broken test fails instead of hanging.
+/// timeout (10 s a read) so a broken test fails instead of hanging; every call returns
+/// early (as if the peer closed) once the server is being destroyed. Used only by the
+/// thread running its handler.
 class Connection {
  public:
   virtual ~Connection() = default;
-  /// Reads one HTTP request head and its Content-Length body; "" when the peer closed.
+  /// Reads one HTTP request head and its body (Content-Length or chunked, kept as sent);
+  /// "" when the peer closed. Answers "Expect: 100-continue" before reading the body.
   virtual std::string ReadHttpRequest() = 0;
-  /// Reads up to and including '\n'; "" when the peer closed.
+  /// Reads up to and including '\n'; "" when the peer closed (what arrived, when it closed
+  /// mid-line).
   virtual std::string ReadLine() = 0;
   /// Reads whatever arrives next (at most 64 KiB); "" when the peer closed.
   virtual std::string ReadSome() = 0;
@@ -80,25 +87,37 @@ class Connection {
 };
 
 /// A TCP server on 127.0.0.1 (or ::1) and an ephemeral port. Each accepted connection runs
-/// `handler` on a thread of its own; the connection is closed when the handler returns.
+/// `handler` on a thread of its own (so handlers run concurrently); the connection is closed
+/// when the handler returns. With TLS from the first byte, a connection whose handshake
+/// fails is counted by accepted() but runs no handler.
 class TestServer {
  public:
+  /// What runs on each accepted connection.
   using Handler = std::function<void(Connection&)>;
+  /// How the server listens and speaks.
   struct Options {
+    /// Listen on ::1 instead of 127.0.0.1.
     bool ipv6 = false;
-    /// Serve TLS from the first byte with this certificate (empty: plain TCP). Also used
-    /// by Connection::StartTls.
+    /// The server's certificate, for TLS from the first byte (`tls`) and for
+    /// Connection::StartTls; empty: no TLS.
     CertFiles cert;
+    /// Serve TLS from the first byte (needs `cert`).
     bool tls = false;
+    /// The highest TLS version served, e.g. TLS1_2_VERSION; 0: OpenSSL's highest.
+    int max_tls_version = 0;
   };
 
+  /// A plain TCP server. Throws std::system_error when it cannot listen.
   explicit TestServer(Handler handler);
+  /// A server per `options`. Throws std::system_error when it cannot listen, and
+  /// std::runtime_error when the certificate cannot be loaded.
   TestServer(Handler handler, Options options);
   /// Stops accepting, wakes every hanging handler, joins all threads.
   ~TestServer();
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
+  /// The port listened on.
   int port() const { return port_; }
   /// "127.0.0.1:PORT" or "[::1]:PORT".
   std::string HostPort() const;
@@ -108,20 +127,26 @@ class TestServer {
   int accepted() const { return accepted_.load(); }
 
   /// A handler answering every HTTP request on the connection (keep-alive) with `respond`,
-  /// which gets the raw request and returns the raw response bytes.
+  /// which gets the raw request and returns the raw response bytes. It stops when the peer
+  /// closes or after a response with "Connection: close". `respond` runs concurrently for
+  /// concurrent connections.
   static Handler Http(std::function<std::string(const std::string& request)> respond);
-  /// A raw HTTP/1.1 response with Content-Length, e.g. Response(200, "ok").
+  /// A raw HTTP/1.1 response with the standard reason phrase, Content-Length (unless
+  /// `headers` sets one, or the status is 1xx or 204) and `headers`, e.g.
+  /// Response(200, "ok").
   static std::string Response(int status, std::string_view body,
                               const std::map<std::string, std::string>& headers = {});
 
  private:
   class Impl;
-  std::unique_ptr<Impl> impl_;
-  int port_ = 0;
+  // Declared before impl_ so they exist while its threads run.
   std::atomic<int> accepted_{0};
+  int port_ = 0;
+  std::unique_ptr<Impl> impl_;
 };
 
-/// A loopback port with nothing listening (bound, then closed), for "connection refused".
+/// A loopback (127.0.0.1) port with nothing listening (bound, then closed), for
+/// "connection refused". Throws std::system_error when no port can be bound.
 int UnusedPort();
 
 }  // namespace nines::testing

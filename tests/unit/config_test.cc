@@ -111,9 +111,13 @@ TEST(LoadConfigFile, ReadError) {
 }
 
 TEST(LoadConfigText, BuiltinDefaultIsValid) {
-  LoadResult result = LoadConfigText(DefaultConfigText(), kBuiltinConfigName);
+  LoadResult result =
+      LoadConfigText(DefaultConfigText("http://127.0.0.1:9469"), kBuiltinConfigName);
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(result.errors);
   EXPECT_EQ(result.config->source, kBuiltinConfigName);
+  ASSERT_EQ(result.config->probes.size(), 1U);
+  EXPECT_EQ(result.config->probes[0].name, "nines");
+  EXPECT_EQ(result.config->probes[0].target, "http://127.0.0.1:9469/-/healthy");
 }
 
 TEST(LoadConfigText, DefaultsAndResolution) {

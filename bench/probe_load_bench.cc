@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
-#include <functional>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -202,13 +202,15 @@ int main(int argc, char** argv) {
   auto wall_before = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   double cpu_after = CpuSeconds(daemon->Child().pid());
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+  double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
   std::string after = Fetch("GET", daemon->Url("/metrics")).body;
 
   double runs = Sum(after, "nines_probe_runs_total") - Sum(before, "nines_probe_runs_total");
   double failures =
       Sum(after, "nines_probe_failures_total") - Sum(before, "nines_probe_failures_total");
-  double skipped = Sum(after, "nines_probe_skipped_total") - Sum(before, "nines_probe_skipped_total");
+  double skipped =
+      Sum(after, "nines_probe_skipped_total") - Sum(before, "nines_probe_skipped_total");
   Histogram delay_before = ReadHistogram(before, "nines_probe_scheduling_delay_seconds");
   Histogram delay_after = ReadHistogram(after, "nines_probe_scheduling_delay_seconds");
   double p50 = Quantile(0.5, delay_before, delay_after);
@@ -241,7 +243,8 @@ int main(int argc, char** argv) {
   std::printf("%-34s %14s %16s %8s\n", "", "nines", "blackbox /probe", "ratio");
   std::printf("%-34s %14.0f %16d\n", "probes run", runs, answered);
   std::printf("%-34s %13.1f%% %15.1f%% %8.2f\n", "CPU, % of one core", 100 * nines_cpu / wall,
-              100 * blackbox_cpu / blackbox_wall, (nines_cpu / wall) / (blackbox_cpu / blackbox_wall));
+              100 * blackbox_cpu / blackbox_wall,
+              (nines_cpu / wall) / (blackbox_cpu / blackbox_wall));
   std::printf("%-34s %14.3f %16.3f %8.2f\n", "CPU seconds per 1,000 probes", nines_per_1000,
               blackbox_per_1000, nines_per_1000 / blackbox_per_1000);
   std::printf("%-34s %14.0f\n", "failed runs", failures);

@@ -499,6 +499,8 @@ struct HttpProbe::Hop {
   std::string body;
 
   tls::ChainRecorder recorder;
+  const ProbeRequest::AddressCheck* check_address = nullptr;  // the request's, if it has one
+  std::string refused;  // why check_address refused the address curl was about to connect to
   std::array<char, CURL_ERROR_SIZE> error{};
   Slist headers;
   Slist resolve;
@@ -507,7 +509,34 @@ struct HttpProbe::Hop {
 
   static std::size_t Write(char* data, std::size_t size, std::size_t count, void* user);
   static CURLcode SslContext(CURL* easy, void* ssl_ctx, void* user);
+  static curl_socket_t OpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address);
 };
+
+// Every connection passes the request's address check first, redirects to other hosts
+// included: a name that resolves to a denied address is never connected to.
+curl_socket_t HttpProbe::Hop::OpenSocket(void* user, curlsocktype /*purpose*/,
+                                         curl_sockaddr* address) {
+  auto* hop = static_cast<Hop*>(user);
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  const void* raw = nullptr;
+  // The casts are the sockets API's: curl passes a generic sockaddr.
+  if (address->family == AF_INET) {
+    raw = &reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr;
+  } else if (address->family == AF_INET6) {
+    raw = &reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr;
+  }
+  if (raw == nullptr || inet_ntop(address->family, raw, text.data(),
+                                  static_cast<socklen_t>(text.size())) == nullptr) {
+    hop->refused = "not an IP address";
+    return CURL_SOCKET_BAD;
+  }
+  if (std::optional<std::string> why =
+          (*hop->check_address)(Unbracketed(hop->parts.host), text.data())) {
+    hop->refused = text.data() + std::string(": ") + *why;
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
 
 struct HttpProbe::State {
   std::string target_url;
@@ -773,6 +802,11 @@ void HttpProbe::ConfigureConnection(Hop& hop) {
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline() - SteadyClock::now());
   SetOpt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<std::int64_t>(1, left.count())));
   SetOpt(easy, CURLOPT_IPRESOLVE, hop.ip_resolve);
+  if (request().check_address) {
+    hop.check_address = &request().check_address;
+    SetOpt(easy, CURLOPT_OPENSOCKETFUNCTION, &Hop::OpenSocket);
+    SetOpt(easy, CURLOPT_OPENSOCKETDATA, static_cast<void*>(&hop));
+  }
   if (hop.resolve.get() != nullptr) {
     SetOpt(easy, CURLOPT_RESOLVE, hop.resolve.get());
   }
@@ -1081,7 +1115,9 @@ void HttpProbe::FailTransfer(Hop& hop, CURLcode code) {
       break;
     case CURLE_COULDNT_CONNECT: {
       long os_errno = InfoLong(easy, CURLINFO_OS_ERRNO);
-      if (os_errno == ECONNREFUSED) {
+      if (!hop.refused.empty()) {
+        detail = "not connecting to " + host + " at " + hop.refused;
+      } else if (os_errno == ECONNREFUSED) {
         reason = FailureReason::kConnectRefused;
       } else if (os_errno == ETIMEDOUT) {
         reason = FailureReason::kConnectTimeout;

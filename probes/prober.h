@@ -26,6 +26,13 @@ struct ProbeRequest {
   /// When set, the target's host name connects only to this address (the `/probe` policy
   /// check resolved and approved it; pinning it means no second lookup can differ).
   std::string pinned_address;
+  /// Decides, for every connection the run is about to open, whether the numeric `address`
+  /// `host` resolved to may be used: std::nullopt allows it, a reason refuses it (the run
+  /// then fails with reason `other`). `/probe` sets it from its target policy, so a
+  /// redirect cannot lead to a denied address. Unset: everything is allowed.
+  using AddressCheck = std::function<std::optional<std::string>(const std::string& host,
+                                                                const std::string& address)>;
+  AddressCheck check_address;
   /// Keep a step-by-step log in ProbeResult::log (for `/probe?debug=true`).
   bool debug = false;
 };

@@ -10,8 +10,7 @@ namespace nines::daemon {
 
 config::LoadResult LoadConfig(const std::string& config_file, const std::string& self_url) {
   if (config_file.empty()) {
-    return config::LoadConfigText(config::DefaultConfigText(self_url),
-                                  config::kBuiltinConfigName);
+    return config::LoadConfigText(config::DefaultConfigText(self_url), config::kBuiltinConfigName);
   }
   return config::LoadConfigFile(config_file);
 }

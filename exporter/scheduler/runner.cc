@@ -79,8 +79,7 @@ void ProbeRunner::OnWake() {
   std::vector<DueRun> due = schedule_.Poll(Clock::now(), &skipped);
   for (std::size_t index : skipped) {
     metrics_.RecordSkipped(probes_[index]->name);
-    spdlog::debug("probe {}: run skipped, the previous one is still running",
-                  probes_[index]->name);
+    spdlog::debug("probe {}: run skipped, the previous one is still running", probes_[index]->name);
   }
   for (const DueRun& run : due) {
     StartRun(run);

@@ -584,8 +584,8 @@ Response Endpoint::Serve(const Request& request) const {
   ResolveOptions resolve;
   resolve.preferred_ip_protocol = PreferredProtocol(module, &resolve.ip_protocol_fallback);
   resolve.timeout = timeout;
-  TargetPolicy policy(config->probe_endpoint, options.resolver);
-  TargetDecision decision = policy.Decide(target, module.prober, resolve);
+  auto policy = std::make_shared<const TargetPolicy>(config->probe_endpoint, options.resolver);
+  TargetDecision decision = policy->Decide(target, module.prober, resolve);
   switch (decision.verdict) {
     case TargetDecision::Verdict::kMalformed:
       spdlog::debug("probe: invalid target {} for module {}: {}", GoQuote(shown_target),
@@ -614,6 +614,10 @@ Response Endpoint::Serve(const Request& request) const {
     probe.module = probe_module;
     probe.timeout = std::max(timeout - decision.resolve_duration, std::chrono::nanoseconds::zero());
     probe.pinned_address = decision.pinned_address;
+    // Connections the target did not name (a redirect to another host) are checked too.
+    probe.check_address = [policy](const std::string& host, const std::string& address) {
+      return policy->CheckAddress(host, address);
+    };
     probe.debug = debug;
     result = run(std::move(probe));
   } else {

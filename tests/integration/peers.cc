@@ -37,9 +37,9 @@ int FreePort() {
   return ntohs(address.sin_port);
 }
 
-std::unique_ptr<Peer> Peer::Start(
-    std::string_view name, const std::function<std::vector<std::string>(int port)>& argv_for,
-    std::string_view ready_path) {
+std::unique_ptr<Peer> Peer::Start(std::string_view name,
+                                  const std::function<std::vector<std::string>(int port)>& argv_for,
+                                  std::string_view ready_path) {
   std::string last;
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto peer = std::unique_ptr<Peer>(new Peer());
@@ -67,8 +67,8 @@ std::string Peer::Url(std::string_view path) const {
 std::unique_ptr<Nginx> Nginx::Start(std::string_view locations) {
   auto nginx = std::unique_ptr<Nginx>(new Nginx());
   nginx->dir_ = std::make_unique<TempDir>("nines-nginx");
-  std::string body = locations.empty() ? "location = / { return 200 \"ok\\n\"; }"
-                                       : std::string(locations);
+  std::string body =
+      locations.empty() ? "location = / { return 200 \"ok\\n\"; }" : std::string(locations);
   const std::filesystem::path& dir = nginx->dir_->path();
   nginx->peer_ = Peer::Start(
       "nginx",
@@ -76,25 +76,45 @@ std::unique_ptr<Nginx> Nginx::Start(std::string_view locations) {
         std::string config =
             "worker_processes 1;\n"
             "daemon off;\n"
-            "pid " + (dir / "nginx.pid").string() + ";\n"
-            "error_log " + (dir / "error.log").string() + " warn;\n"
+            "pid " +
+            (dir / "nginx.pid").string() +
+            ";\n"
+            "error_log " +
+            (dir / "error.log").string() +
+            " warn;\n"
             "events { worker_connections 1024; }\n"
             "http {\n"
-            "  access_log " + (dir / "access.log").string() + ";\n"
-            "  client_body_temp_path " + (dir / "body").string() + ";\n"
-            "  proxy_temp_path " + (dir / "proxy").string() + ";\n"
-            "  fastcgi_temp_path " + (dir / "fastcgi").string() + ";\n"
-            "  uwsgi_temp_path " + (dir / "uwsgi").string() + ";\n"
-            "  scgi_temp_path " + (dir / "scgi").string() + ";\n"
+            "  access_log " +
+            (dir / "access.log").string() +
+            ";\n"
+            "  client_body_temp_path " +
+            (dir / "body").string() +
+            ";\n"
+            "  proxy_temp_path " +
+            (dir / "proxy").string() +
+            ";\n"
+            "  fastcgi_temp_path " +
+            (dir / "fastcgi").string() +
+            ";\n"
+            "  uwsgi_temp_path " +
+            (dir / "uwsgi").string() +
+            ";\n"
+            "  scgi_temp_path " +
+            (dir / "scgi").string() +
+            ";\n"
             "  default_type text/plain;\n"
             "  server {\n"
-            "    listen 127.0.0.1:" + std::to_string(port) + ";\n"
-            "    " + body + "\n"
+            "    listen 127.0.0.1:" +
+            std::to_string(port) +
+            ";\n"
+            "    " +
+            body +
+            "\n"
             "  }\n"
             "}\n";
         std::filesystem::path file = nginx->dir_->WriteFile("nginx.conf", config);
-        return std::vector<std::string>{NGINX, "-p", dir.string(), "-c", file.string(), "-e",
-                                        (dir / "error.log").string()};
+        return std::vector<std::string>{
+            NGINX, "-p", dir.string(), "-c", file.string(), "-e", (dir / "error.log").string()};
       },
       "/");
   if (nginx->peer_ == nullptr) {

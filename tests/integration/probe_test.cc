@@ -64,14 +64,15 @@ std::string NinesConfig(const Nginx& nginx, bool with_missing) {
                        "    interval: 500ms\n"
                        "    timeout: 400ms\n";
   if (with_missing) {
-    config += "  - name: missing\n"
-              "    module: http_2xx\n"
-              "    target: " +
-              nginx.Url("/missing") +
-              "\n"
-              "    interval: 500ms\n"
-              "    timeout: 400ms\n"
-              "    down_after: 2\n";
+    config +=
+        "  - name: missing\n"
+        "    module: http_2xx\n"
+        "    target: " +
+        nginx.Url("/missing") +
+        "\n"
+        "    interval: 500ms\n"
+        "    timeout: 400ms\n"
+        "    down_after: 2\n";
   }
   return config;
 }
@@ -142,7 +143,9 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   std::map<std::string, std::string> web = {
       {"probe", "web"}, {"kind", "http"}, {"target", nginx_->Url("/moved")}};
   std::map<std::string, std::string> port = {
-      {"probe", "port"}, {"kind", "tcp"}, {"target", "127.0.0.1:" + std::to_string(nginx_->port())}};
+      {"probe", "port"},
+      {"kind", "tcp"},
+      {"target", "127.0.0.1:" + std::to_string(nginx_->port())}};
   std::map<std::string, std::string> missing = {{"probe", "missing"}, {"kind", "http"}};
 
   for (const auto& labels : {web, port}) {
@@ -214,8 +217,7 @@ TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
 }
 
 // The families of a /probe answer: name -> (type, label names of every sample).
-std::map<std::string, std::pair<std::string, std::set<std::string>>> Shape(
-    std::string_view body) {
+std::map<std::string, std::pair<std::string, std::set<std::string>>> Shape(std::string_view body) {
   std::map<std::string, std::pair<std::string, std::set<std::string>>> shape;
   for (const auto& [name, family] : ParseExposition(body)) {
     auto& entry = shape[name];
@@ -229,7 +231,8 @@ std::map<std::string, std::pair<std::string, std::set<std::string>>> Shape(
   return shape;
 }
 
-std::string Describe(const std::map<std::string, std::pair<std::string, std::set<std::string>>>& s) {
+std::string Describe(
+    const std::map<std::string, std::pair<std::string, std::set<std::string>>>& s) {
   std::string text;
   for (const auto& [name, entry] : s) {
     text += name + " " + entry.first + " {";
@@ -250,10 +253,10 @@ TEST_F(ProbeTest, ProbeEndpointAnswersWithBlackboxsMetricNames) {
     std::string target;
     double success;
   };
-  for (const Case& c : {Case{"http_2xx", nginx_->Url("/moved"), 1},
-                        Case{"http_2xx", nginx_->Url("/missing"), 0},
-                        Case{"http_2xx", "http://127.0.0.1:" + std::to_string(FreePort()) + "/", 0},
-                        Case{"tcp_connect", tcp_target, 1}}) {
+  for (const Case& c :
+       {Case{"http_2xx", nginx_->Url("/moved"), 1}, Case{"http_2xx", nginx_->Url("/missing"), 0},
+        Case{"http_2xx", "http://127.0.0.1:" + std::to_string(FreePort()) + "/", 0},
+        Case{"tcp_connect", tcp_target, 1}}) {
     std::string query = "/probe?module=" + c.module + "&target=" + c.target;
     HttpResponse ours = Fetch("GET", daemon_->Url(query));
     HttpResponse theirs = Fetch("GET", blackbox->Url(query));
@@ -271,9 +274,9 @@ TEST_F(ProbeTest, ProbeEndpointAnswersWithBlackboxsMetricNames) {
 }
 
 TEST_F(ProbeTest, ProbeEndpointRefusesDeniedTargetsAndBadRequests) {
-  EXPECT_EQ(Fetch("GET", daemon_->Url("/probe?target=http://169.254.169.254/latest/meta-data/"))
-                .status,
-            403);
+  EXPECT_EQ(
+      Fetch("GET", daemon_->Url("/probe?target=http://169.254.169.254/latest/meta-data/")).status,
+      403);
   EXPECT_EQ(Fetch("GET", daemon_->Url("/probe?module=http_2xx")).status, 400);
   EXPECT_EQ(Fetch("GET", daemon_->Url("/probe?target=127.0.0.1:1&module=nope")).status, 400);
 }
@@ -299,8 +302,7 @@ TEST_F(ProbeTest, PrometheusScrapesProbeLikeAnOperatorProbeObject) {
   auto prometheus = Peer::Start(
       "prometheus",
       [&](int port) {
-        return std::vector<std::string>{PROMETHEUS,
-                                        "--config.file=" + file.string(),
+        return std::vector<std::string>{PROMETHEUS, "--config.file=" + file.string(),
                                         "--storage.tsdb.path=" + (dir.path() / "data").string(),
                                         "--web.listen-address=127.0.0.1:" + std::to_string(port)};
       },

@@ -49,9 +49,8 @@ TEST(EventLoop, TimersFireInTimeOrderAndCancelledOnesNever) {
       last.set_value();
     });
     t.loop.AddTimer(now + milliseconds(10), [&] { order.push_back(1); });
-    EventLoop::TimerId cancelled = t.loop.AddTimer(now + milliseconds(15), [&] {
-      order.push_back(99);
-    });
+    EventLoop::TimerId cancelled =
+        t.loop.AddTimer(now + milliseconds(15), [&] { order.push_back(99); });
     t.loop.AddTimer(now + milliseconds(20), [&] { order.push_back(2); });
     t.loop.CancelTimer(cancelled);
     t.loop.CancelTimer(12345);  // unknown: ignored

@@ -636,6 +636,24 @@ TEST_F(HttpProbeTest, RedirectsAcrossSchemesAndHosts) {
   EXPECT_EQ(Probe(servers->http.Url("/goto?/basic"), basic).status_code, 200);
 }
 
+TEST_F(HttpProbeTest, AddressCheckRefusesARedirectToADeniedHost) {
+  std::vector<std::string> checked;
+  ProbeRequest request = Request(
+      servers->http.Url("/goto?http://localhost:" + std::to_string(servers->http.port()) + "/"),
+      Module());
+  request.check_address = [&checked](const std::string& host, const std::string& address) {
+    checked.push_back(host + " " + address);
+    return host == "localhost" ? std::optional<std::string>("denied by policy") : std::nullopt;
+  };
+  ProbeResult result = harness_.Run(std::move(request));
+  EXPECT_FALSE(result.success);
+  EXPECT_EQ(result.reason, FailureReason::kOther);
+  EXPECT_NE(result.detail.find("denied by policy"), std::string::npos) << result.detail;
+  ASSERT_GE(checked.size(), 2U);
+  EXPECT_EQ(checked[0], "127.0.0.1 127.0.0.1");
+  EXPECT_EQ(checked[1].rfind("localhost ", 0), 0U) << checked[1];
+}
+
 TEST_F(HttpProbeTest, Ipv6Target) {
   nt::TestServer::Options options;
   options.ipv6 = true;

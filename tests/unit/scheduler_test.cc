@@ -97,8 +97,8 @@ TEST(Schedule, CapsRunsInFlightAndStartsTheMostOverdueFirst) {
   // The remaining one was due before the second: due times come out in order.
   std::vector<std::pair<Duration, std::size_t>> by_offset;
   for (std::size_t i = 0; i < 3; ++i) {
-    by_offset.emplace_back(Schedule::Offset(std::string(1, static_cast<char>('a' + i)), seconds(10)),
-                           i);
+    by_offset.emplace_back(
+        Schedule::Offset(std::string(1, static_cast<char>('a' + i)), seconds(10)), i);
   }
   std::sort(by_offset.begin(), by_offset.end());
   EXPECT_EQ(first, by_offset[0].second);

@@ -1,5 +1,6 @@
 #include "exporter/scheduler/scheduler.h"
 
+#include <algorithm>
 #include <map>
 
 namespace nines::scheduler {
@@ -48,8 +49,9 @@ void Schedule::SetProbes(const std::vector<ScheduledProbe>& probes, TimePoint no
       entry = std::move(it->second);
     } else {
       entry.probe = probe;
-      // The first slot at or after now: a new probe may be due at once.
-      entry.next_slot = FirstSlotAfter(entry, now - Duration(1));
+      // A new probe runs soon, spread over the first second (or its interval, if shorter),
+      // then joins its phase.
+      entry.next_slot = now + Offset(probe.name, std::min(probe.interval, kFirstRunSpread));
     }
     std::size_t index = probes_.size();
     slots_.emplace(entry.next_slot, index);
@@ -73,9 +75,15 @@ std::vector<DueRun> Schedule::Poll(TimePoint now, std::vector<std::size_t>* skip
     auto [slot, index] = *slots_.begin();
     slots_.erase(slots_.begin());
     Entry& entry = probes_[index];
-    // Every slot in [slot, now] has come; `latest` is the last of them.
-    std::int64_t come = 1 + (now - slot) / entry.probe.interval;
-    TimePoint latest = slot + (come - 1) * entry.probe.interval;
+    // Every slot in [slot, now] has come; `latest` is the last of them. Slots after `slot`
+    // are on the probe's phase grid (`slot` itself may be a new probe's first run).
+    std::int64_t come = 1;
+    TimePoint latest = slot;
+    if (TimePoint grid = FirstSlotAfter(entry, slot); grid <= now) {
+      std::int64_t more = 1 + (now - grid) / entry.probe.interval;
+      come += more;
+      latest = grid + (more - 1) * entry.probe.interval;
+    }
     if (entry.running || entry.waiting) {
       skip(index, come);
       if (entry.waiting) {
@@ -89,7 +97,7 @@ std::vector<DueRun> Schedule::Poll(TimePoint now, std::vector<std::size_t>* skip
       entry.waiting_since = latest;
       waiting_.emplace(latest, index);
     }
-    entry.next_slot = latest + entry.probe.interval;
+    entry.next_slot = FirstSlotAfter(entry, latest);
     slots_.emplace(entry.next_slot, index);
   }
   std::vector<DueRun> due;

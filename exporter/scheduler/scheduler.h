@@ -15,6 +15,9 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 using Duration = Clock::duration;
 
+/// New probes first run within this much time (or their interval, if shorter).
+inline constexpr Duration kFirstRunSpread = std::chrono::seconds(1);
+
 /// A probe as the schedule sees it.
 struct ScheduledProbe {
   std::string name;
@@ -29,10 +32,13 @@ struct DueRun {
 
 /// The schedule of every continuous probe.
 ///
-/// Probe i runs at origin + offset_i + k * interval_i for k = 0, 1, ..., where `origin` is
-/// the time of the first SetProbes and offset_i = hash(name) mod interval_i (FNV-1a), so
-/// probes with the same interval spread over it, the same name always gets the same phase
-/// and adding a probe does not move the others.
+/// Probe i runs at origin + offset_i + k * interval_i, where `origin` is the time of the
+/// first SetProbes and offset_i = hash(name) mod interval_i (FNV-1a), so probes with the
+/// same interval spread over it, the same name always gets the same phase and adding a
+/// probe does not move the others. A probe that is new (at start or by a reload) first
+/// runs once soon, at now + hash(name) mod min(interval, 1 s), so the first results do not
+/// wait for the phase (probes started together still spread over that second), and then
+/// on its phase.
 ///
 /// A probe never runs twice at once: a slot that comes while its previous run is still in
 /// flight is skipped and counted. At most `max_in_flight` runs are in flight; a due probe
@@ -48,8 +54,8 @@ class Schedule {
 
   /// Sets the probes. A probe whose name and interval are unchanged keeps its phase, its
   /// next slot and its in-flight state (indexes refer to the new list from now on); new or
-  /// changed probes get their slot from the origin; removed probes are forgotten (a run in
-  /// flight for one must not be reported with Finished). Names must be unique.
+  /// changed probes run soon, then on their phase from the origin; removed probes are forgotten (a
+  /// run in flight for one must not be reported with Finished). Names must be unique.
   void SetProbes(const std::vector<ScheduledProbe>& probes, TimePoint now);
 
   /// The runs to start at `now`, oldest due first, each marked in flight. `skipped` (if not

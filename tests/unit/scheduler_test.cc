@@ -39,10 +39,10 @@ TEST(ScheduleOffset, IsDeterministicWithinTheIntervalAndSpreadByName) {
   EXPECT_GE(tenths.size(), 8U);
 }
 
-TEST(Schedule, RunsAtItsOffsetThenEveryInterval) {
+TEST(Schedule, NewProbeRunsWithinASecondThenOnItsPhase) {
   Schedule schedule(10);
   schedule.SetProbes({{"web", seconds(10)}}, kT0);
-  TimePoint first = kT0 + Schedule::Offset("web", seconds(10));
+  TimePoint first = kT0 + Schedule::Offset("web", seconds(1));
   EXPECT_EQ(schedule.NextWake(kT0), first);
   if (first > kT0) {
     EXPECT_THAT(schedule.Poll(first - Duration(1), nullptr), IsEmpty());
@@ -54,10 +54,15 @@ TEST(Schedule, RunsAtItsOffsetThenEveryInterval) {
   EXPECT_EQ(schedule.in_flight(), 1U);
   schedule.Finished(0);
   EXPECT_EQ(schedule.in_flight(), 0U);
-  EXPECT_EQ(schedule.NextWake(first + seconds(1)), first + seconds(10));
-  runs = schedule.Poll(first + seconds(10), nullptr);
+  // Then on the phase grid: origin + Offset(name, interval) + k * interval.
+  TimePoint phase = kT0 + Schedule::Offset("web", seconds(10));
+  TimePoint next = phase > first ? phase : phase + seconds(10);
+  EXPECT_EQ(schedule.NextWake(first + milliseconds(3)), next);
+  runs = schedule.Poll(next, nullptr);
   ASSERT_EQ(runs.size(), 1U);
-  EXPECT_EQ(runs[0].due, first + seconds(10));
+  EXPECT_EQ(runs[0].due, next);
+  schedule.Finished(0);
+  EXPECT_EQ(schedule.NextWake(next), next + seconds(10));
 }
 
 TEST(Schedule, NeverRunsAProbeTwiceAtOnceAndCountsTheSkip) {
@@ -80,25 +85,25 @@ TEST(Schedule, NeverRunsAProbeTwiceAtOnceAndCountsTheSkip) {
 
 TEST(Schedule, CapsRunsInFlightAndStartsTheMostOverdueFirst) {
   Schedule schedule(1);
-  schedule.SetProbes({{"a", seconds(10)}, {"b", seconds(10)}, {"c", seconds(10)}}, kT0);
+  schedule.SetProbes({{"a", seconds(1)}, {"b", seconds(1)}, {"c", seconds(1)}}, kT0);
   // Everything has come due by kT0 + 10 s.
   std::vector<std::size_t> skipped;
-  std::vector<DueRun> runs = schedule.Poll(kT0 + seconds(10) - Duration(1), &skipped);
+  std::vector<DueRun> runs = schedule.Poll(kT0 + seconds(1) - Duration(1), &skipped);
   ASSERT_EQ(runs.size(), 1U);
   std::size_t first = runs[0].index;
   // The others wait: nothing more starts while one is in flight.
-  EXPECT_THAT(schedule.Poll(kT0 + seconds(10) - Duration(1), &skipped), IsEmpty());
+  EXPECT_THAT(schedule.Poll(kT0 + seconds(1) - Duration(1), &skipped), IsEmpty());
   schedule.Finished(first);
-  EXPECT_EQ(schedule.NextWake(kT0 + seconds(10) - Duration(1)), kT0 + seconds(10) - Duration(1));
-  runs = schedule.Poll(kT0 + seconds(10) - Duration(1), &skipped);
+  EXPECT_EQ(schedule.NextWake(kT0 + seconds(1) - Duration(1)), kT0 + seconds(1) - Duration(1));
+  runs = schedule.Poll(kT0 + seconds(1) - Duration(1), &skipped);
   ASSERT_EQ(runs.size(), 1U);
   std::size_t second = runs[0].index;
   EXPECT_NE(second, first);
   // The remaining one was due before the second: due times come out in order.
   std::vector<std::pair<Duration, std::size_t>> by_offset;
   for (std::size_t i = 0; i < 3; ++i) {
-    by_offset.emplace_back(
-        Schedule::Offset(std::string(1, static_cast<char>('a' + i)), seconds(10)), i);
+    by_offset.emplace_back(Schedule::Offset(std::string(1, static_cast<char>('a' + i)), seconds(1)),
+                           i);
   }
   std::sort(by_offset.begin(), by_offset.end());
   EXPECT_EQ(first, by_offset[0].second);
@@ -106,7 +111,7 @@ TEST(Schedule, CapsRunsInFlightAndStartsTheMostOverdueFirst) {
   EXPECT_THAT(skipped, IsEmpty());
   // The third is still held back when its next slot comes: that slot is skipped.
   std::size_t third = by_offset[2].second;
-  TimePoint third_next = kT0 + by_offset[2].first + seconds(10);
+  TimePoint third_next = kT0 + by_offset[2].first + seconds(1);
   EXPECT_THAT(schedule.Poll(third_next, &skipped), IsEmpty());
   EXPECT_THAT(skipped, testing::Contains(third));
   schedule.Finished(second);
@@ -114,7 +119,7 @@ TEST(Schedule, CapsRunsInFlightAndStartsTheMostOverdueFirst) {
   runs = schedule.Poll(third_next, &skipped);
   ASSERT_EQ(runs.size(), 1U);
   EXPECT_EQ(runs[0].index, first);
-  EXPECT_EQ(runs[0].due, kT0 + by_offset[0].first + seconds(10));
+  EXPECT_EQ(runs[0].due, kT0 + by_offset[0].first + seconds(1));
   schedule.Finished(first);
   runs = schedule.Poll(third_next, &skipped);
   ASSERT_EQ(runs.size(), 1U);
@@ -139,42 +144,79 @@ TEST(Schedule, AfterAStallRunsOnceAndCountsTheMissedSlots) {
 
 TEST(Schedule, ReloadKeepsPhaseAndInFlightStateOfUnchangedProbes) {
   Schedule schedule(10);
-  schedule.SetProbes({{"a", seconds(10)}, {"b", seconds(10)}}, kT0);
-  TimePoint a_first = kT0 + Schedule::Offset("a", seconds(10));
-  TimePoint b_first = kT0 + Schedule::Offset("b", seconds(10));
+  schedule.SetProbes({{"a", seconds(1)}, {"b", seconds(1)}}, kT0);
+  TimePoint a_first = kT0 + Schedule::Offset("a", seconds(1));
+  TimePoint b_first = kT0 + Schedule::Offset("b", seconds(1));
   TimePoint later = std::max(a_first, b_first);
   ASSERT_EQ(schedule.Poll(later, nullptr).size(), 2U);
   schedule.Finished(1);  // b finished, a still in flight
 
-  // Reload at +3 s: "b" dropped, "a" kept (now index 1), "c" added, "d" new with 1 s.
-  TimePoint reload = later + seconds(3);
-  schedule.SetProbes({{"c", seconds(10)}, {"a", seconds(10)}, {"d", seconds(1)}}, reload);
-  EXPECT_EQ(schedule.size(), 3U);
+  // Reload: "b" dropped, "a" kept (now index 1), "c" added.
+  schedule.SetProbes({{"c", seconds(1)}, {"a", seconds(1)}}, later);
+  EXPECT_EQ(schedule.size(), 2U);
   EXPECT_EQ(schedule.in_flight(), 1U);  // a's run is still in flight, under its new index
   std::vector<std::size_t> skipped;
   // a's next slot comes while it still runs: skipped, not doubled.
-  std::vector<DueRun> runs = schedule.Poll(a_first + seconds(10), &skipped);
+  std::vector<DueRun> runs = schedule.Poll(a_first + seconds(1), &skipped);
   EXPECT_THAT(skipped, testing::Contains(1U));
   for (const DueRun& run : runs) {
     EXPECT_NE(run.index, 1U);
   }
   schedule.Finished(1);
-  runs = schedule.Poll(a_first + seconds(20), nullptr);
-  EXPECT_THAT(Indexes(runs), testing::Contains(1U));
-  // The new probes keep the phase of the original origin, not of the reload.
+  // a keeps its phase across the reload.
+  runs = schedule.Poll(a_first + seconds(2), nullptr);
+  ASSERT_THAT(Indexes(runs), testing::Contains(1U));
   for (const DueRun& run : runs) {
-    if (run.index == 2) {
-      EXPECT_EQ((run.due - kT0) % seconds(1), Schedule::Offset("d", seconds(1)));
+    if (run.index == 1) {
+      EXPECT_EQ(run.due, a_first + seconds(2));
     }
   }
+}
+
+TEST(Schedule, ProbeAddedByReloadRunsSoonThenOnItsPhase) {
+  Schedule schedule(10);
+  schedule.SetProbes({{"a", seconds(60)}}, kT0);
+  TimePoint reload = kT0 + seconds(100);
+  schedule.SetProbes({{"a", seconds(60)}, {"new", seconds(60)}}, reload);
+  TimePoint first = reload + Schedule::Offset("new", seconds(1));
+  std::vector<DueRun> runs = schedule.Poll(first, nullptr);
+  ASSERT_THAT(Indexes(runs), testing::Contains(1U));
+  schedule.Finished(1);
+  for (const DueRun& run : runs) {
+    schedule.Finished(run.index);
+  }
+  // The next run is on the grid of the original origin, within one interval.
+  std::vector<std::size_t> skipped;
+  std::vector<TimePoint> dues;
+  TimePoint next = schedule.NextWake(first);
+  for (int i = 0; i < 4 && next != TimePoint::max(); ++i) {
+    runs = schedule.Poll(next, &skipped);
+    for (const DueRun& run : runs) {
+      if (run.index == 1) {
+        EXPECT_EQ((run.due - kT0) % seconds(60), Schedule::Offset("new", seconds(60)));
+        dues.push_back(run.due);
+      }
+      schedule.Finished(run.index);
+    }
+    next = schedule.NextWake(next);
+  }
+  ASSERT_GE(dues.size(), 1U);
+  EXPECT_LE(dues[0] - first, seconds(60));
+  EXPECT_THAT(skipped, IsEmpty());
 }
 
 TEST(Schedule, ChangedIntervalMovesToTheNewGrid) {
   Schedule schedule(10);
   schedule.SetProbes({{"a", seconds(10)}}, kT0);
   schedule.SetProbes({{"a", seconds(4)}}, kT0 + seconds(1));
-  TimePoint next = schedule.NextWake(kT0 + seconds(1));
-  EXPECT_GE(next, kT0 + seconds(1));
+  // A changed probe counts as new: it runs within a second...
+  TimePoint soon = schedule.NextWake(kT0 + seconds(1));
+  EXPECT_EQ(soon, kT0 + seconds(1) + Schedule::Offset("a", seconds(1)));
+  ASSERT_EQ(schedule.Poll(soon, nullptr).size(), 1U);
+  schedule.Finished(0);
+  // ...then on the 4 s grid.
+  TimePoint next = schedule.NextWake(soon);
+  EXPECT_GT(next, soon);
   EXPECT_EQ((next - kT0) % seconds(4), Schedule::Offset("a", seconds(4)));
 }
 

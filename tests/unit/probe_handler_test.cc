@@ -363,6 +363,11 @@ TEST_F(ProbeHandlerTest, PinsTheCheckedAddress) {
   EXPECT_EQ(fake_.requests[0].target, "web.test:443");
   EXPECT_EQ(fake_.requests[0].pinned_address, "203.0.113.7");
   EXPECT_EQ(lookups_, 1);
+  // Connections the target did not name (redirects) are held to the same policy.
+  const probes::ProbeRequest::AddressCheck& check = fake_.requests[0].check_address;
+  ASSERT_TRUE(check);
+  EXPECT_EQ(check("web.test", "203.0.113.7"), std::nullopt);
+  EXPECT_NE(check("metadata.test", "169.254.169.254"), std::nullopt);
 }
 
 TEST_F(ProbeHandlerTest, ResolutionTimeCountsAgainstTheProbe) {

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "exporter/web/http.h"
+
 namespace nines::web {
 namespace {
 
@@ -15,20 +17,6 @@ std::string_view Trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    char y = (b[i] >= 'A' && b[i] <= 'Z') ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // A q-value of zero ("q=0", "q=0.0", "q=0.000") refuses the coding.
@@ -58,7 +46,7 @@ bool AcceptsGzip(std::string_view accept_encoding) {
     std::string_view coding = Trim(item.substr(0, semicolon));
     std::string_view params =
         semicolon == std::string_view::npos ? std::string_view() : item.substr(semicolon + 1);
-    if ((EqualsIgnoreCase(coding, "gzip") || coding == "*") && !IsZeroQ(params)) {
+    if ((internal::EqualsIgnoringAsciiCase(coding, "gzip") || coding == "*") && !IsZeroQ(params)) {
       return true;
     }
   }

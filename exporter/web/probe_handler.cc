@@ -32,16 +32,6 @@ constexpr double kTimeoutWithoutHeaderSeconds = 120;
 // More than any probe runs; keeps the conversion to nanoseconds in range.
 constexpr double kMaxTimeoutSeconds = 1e9;
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 // The length of the valid UTF-8 sequence of two or more bytes at `text[i]`, or 0.
 std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
@@ -176,7 +166,7 @@ std::optional<double> ParseGoFloat(std::string_view text, std::string* error) {
     has_sign = true;
     rest.remove_prefix(1);
   }
-  std::string lower = Lower(rest);
+  std::string lower = internal::AsciiLower(rest);
   if (lower == "inf" || lower == "infinity") {
     return negative ? -std::numeric_limits<double>::infinity()
                     : std::numeric_limits<double>::infinity();
@@ -282,7 +272,7 @@ std::chrono::nanoseconds ToDuration(double seconds) {
 // ---- the module as YAML ----
 
 bool IsSensitiveHeader(std::string_view name) {
-  std::string lower = Lower(name);
+  std::string lower = internal::AsciiLower(name);
   static constexpr std::array<std::string_view, 9> kHints = {
       "auth", "cookie", "token", "secret", "key", "password", "passwd", "session", "credential"};
   return std::any_of(kHints.begin(), kHints.end(),

@@ -17,29 +17,13 @@
 #include <thread>
 #include <utility>
 
+#include "exporter/config/checks.h"
+#include "exporter/web/http.h"
+
 namespace nines::web {
 namespace {
 
 constexpr std::size_t kMaxHostLength = 253;
-
-std::string Quote(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  out += text;
-  out += '"';
-  return out;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -67,7 +51,7 @@ std::optional<std::string> CheckPort(std::string_view port) {
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || port[0] == '+' ||
       value < 1 || value > 65535) {
-    return "port " + Quote(port) + " is not a number from 1 to 65535";
+    return "port " + config::internal::Quoted(port) + " is not a number from 1 to 65535";
   }
   return std::nullopt;
 }
@@ -97,7 +81,7 @@ std::optional<std::string> SplitHostPort(std::string_view text, bool port_requir
       return std::nullopt;
     }
     if (rest[0] != ':') {
-      return "unexpected " + Quote(rest) + " after ']'";
+      return "unexpected " + config::internal::Quoted(rest) + " after ']'";
     }
     port = rest.substr(1);
   } else {
@@ -131,9 +115,9 @@ std::optional<std::string> ExtractHost(std::string_view target, probes::ProbeKin
       std::string_view rest = target;
       auto separator = target.find("://");
       if (separator != std::string_view::npos && IsScheme(target.substr(0, separator))) {
-        std::string scheme = Lower(target.substr(0, separator));
+        std::string scheme = internal::AsciiLower(target.substr(0, separator));
         if (scheme != "http" && scheme != "https") {
-          return "unsupported scheme " + Quote(scheme) + " (want http or https)";
+          return "unsupported scheme " + config::internal::Quoted(scheme) + " (want http or https)";
         }
         rest = target.substr(separator + 3);
         // Probers compare schemes case-sensitively; the policy read it without case.
@@ -220,7 +204,7 @@ std::string CanonicalName(std::string_view name) {
   if (name.size() > 1 && name.ends_with('.')) {
     name.remove_suffix(1);
   }
-  return Lower(name);
+  return internal::AsciiLower(name);
 }
 
 Resolution LookUp(const std::string& host) {
@@ -273,7 +257,7 @@ Resolution SystemResolve(const std::string& host, std::chrono::nanoseconds timeo
     Resolution resolution;
   };
   if (timeout <= std::chrono::nanoseconds::zero()) {
-    return {{}, "no time left to resolve " + Quote(host)};
+    return {{}, "no time left to resolve " + config::internal::Quoted(host)};
   }
   auto shared = std::make_shared<Shared>();
   try {
@@ -341,7 +325,7 @@ std::optional<std::string> TargetPolicy::CheckEntry(const std::string& entry) {
   if (!looks_like_address) {
     if (!std::all_of(entry.begin(), entry.end(),
                      [](char c) { return IsNameChar(c) || c == '*'; })) {
-      return Quote(entry) +
+      return config::internal::Quoted(entry) +
              " is not a host pattern (letters, digits, '-', '_', '.' and '*' as a wildcard)";
     }
     return std::nullopt;
@@ -355,7 +339,8 @@ std::optional<std::string> TargetPolicy::CheckEntry(const std::string& entry) {
   } else if (::inet_pton(AF_INET6, address.c_str(), buffer.data()) == 1) {
     max_bits = 128;
   } else {
-    return Quote(entry) + " is not an IP address or CIDR (want e.g. 10.0.0.0/8 or fe80::/10)";
+    return config::internal::Quoted(entry) +
+           " is not an IP address or CIDR (want e.g. 10.0.0.0/8 or fe80::/10)";
   }
   if (slash == std::string::npos) {
     return std::nullopt;
@@ -365,7 +350,8 @@ std::optional<std::string> TargetPolicy::CheckEntry(const std::string& entry) {
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), bits);
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || bits < 0 ||
       bits > max_bits) {
-    return "prefix length " + Quote(digits) + " of " + Quote(entry) + " is out of range for " +
+    return "prefix length " + config::internal::Quoted(digits) + " of " +
+           config::internal::Quoted(entry) + " is out of range for " +
            (max_bits == 32 ? "IPv4 (0 to 32)" : "IPv6 (0 to 128)");
   }
   return std::nullopt;
@@ -428,19 +414,20 @@ std::optional<std::string> TargetPolicy::Check(std::string_view host, const Addr
       return std::nullopt;
     }
   }
-  return "in no allowed network, and host " + Quote(host) + " matches no allowed pattern";
+  return "in no allowed network, and host " + config::internal::Quoted(host) +
+         " matches no allowed pattern";
 }
 
 std::optional<std::string> TargetPolicy::CheckAddress(std::string_view host,
                                                       std::string_view address) const {
   std::string name = CanonicalName(host);
   if (MatchesAny(deny_patterns_, name)) {
-    return "host " + Quote(name) + " matches a denied pattern";
+    return "host " + config::internal::Quoted(name) + " matches a denied pattern";
   }
   std::string_view bare = address.substr(0, address.find('%'));
   std::optional<Address> parsed = ParseAddress(bare);
   if (!parsed) {
-    return Quote(address) + " is not an IP address";
+    return config::internal::Quoted(address) + " is not an IP address";
   }
   if (auto why = Check(name, *parsed, allow_all_ || MatchesAny(allow_patterns_, name))) {
     return "address " + std::string(bare) + " is " + *why;
@@ -482,27 +469,31 @@ TargetDecision TargetPolicy::Decide(std::string_view target, probes::ProbeKind k
   }
   std::optional<Address> literal_address = ParseAddress(literal);
   if (part.bracketed && (!literal_address || literal.find(':') == std::string_view::npos)) {
-    return finish(Verdict::kMalformed, Quote(part.host) + " in brackets is not an IPv6 address");
+    return finish(Verdict::kMalformed,
+                  config::internal::Quoted(part.host) + " in brackets is not an IPv6 address");
   }
   if (!literal_address && part.host.find(':') != std::string::npos) {
-    return finish(Verdict::kMalformed, Quote(part.host) + " is not a valid IPv6 address");
+    return finish(Verdict::kMalformed,
+                  config::internal::Quoted(part.host) + " is not a valid IPv6 address");
   }
   if (!literal_address && (!zone.empty() || part.host.size() > kMaxHostLength ||
                            !std::all_of(part.host.begin(), part.host.end(), IsNameChar))) {
     return finish(Verdict::kMalformed,
-                  "host " + Quote(part.host) +
+                  "host " + config::internal::Quoted(part.host) +
                       " is not an ASCII host name (letters, digits, '-', '_', '.') or an IP "
                       "address");
   }
 
-  std::string name = literal_address ? Lower(part.host) : CanonicalName(part.host);
+  std::string name = literal_address ? internal::AsciiLower(part.host) : CanonicalName(part.host);
   decision.host = name;
   if (MatchesAny(deny_patterns_, name)) {
-    return finish(Verdict::kDenied, "host " + Quote(name) + " matches a denied pattern");
+    return finish(Verdict::kDenied,
+                  "host " + config::internal::Quoted(name) + " matches a denied pattern");
   }
   bool host_allowed = allow_all_ || MatchesAny(allow_patterns_, name);
   if (!host_allowed && allow_networks_.empty()) {
-    return finish(Verdict::kDenied, "host " + Quote(name) + " matches no allowed pattern");
+    return finish(Verdict::kDenied,
+                  "host " + config::internal::Quoted(name) + " matches no allowed pattern");
   }
 
   std::vector<std::pair<std::string, Address>> addresses;
@@ -515,14 +506,15 @@ TargetDecision TargetPolicy::Decide(std::string_view target, probes::ProbeKind k
     decision.resolve_duration = std::chrono::steady_clock::now() - started;
     if (!resolution.error.empty() || resolution.addresses.empty()) {
       return finish(Verdict::kUnresolved,
-                    "resolving " + Quote(name) + ": " +
+                    "resolving " + config::internal::Quoted(name) + ": " +
                         (resolution.error.empty() ? "no IP addresses" : resolution.error));
     }
     for (const std::string& text : resolution.addresses) {
       std::optional<Address> parsed = ParseAddress(text);
       if (!parsed) {
-        return finish(Verdict::kUnresolved,
-                      "resolving " + Quote(name) + ": unusable address " + Quote(text));
+        return finish(Verdict::kUnresolved, "resolving " + config::internal::Quoted(name) +
+                                                ": unusable address " +
+                                                config::internal::Quoted(text));
       }
       addresses.emplace_back(text, *parsed);
     }
@@ -533,9 +525,10 @@ TargetDecision TargetPolicy::Decide(std::string_view target, probes::ProbeKind k
 
   for (const auto& [text, address] : addresses) {
     if (auto why = Check(name, address, host_allowed)) {
-      return finish(Verdict::kDenied, literal_address ? "address " + text + " is " + *why
-                                                      : "host " + Quote(name) + " resolves to " +
-                                                            text + ", which is " + *why);
+      return finish(Verdict::kDenied, literal_address
+                                          ? "address " + text + " is " + *why
+                                          : "host " + config::internal::Quoted(name) +
+                                                " resolves to " + text + ", which is " + *why);
     }
   }
 
@@ -554,7 +547,7 @@ TargetDecision TargetPolicy::Decide(std::string_view target, probes::ProbeKind k
   }
   if (pinned == nullptr) {
     return finish(Verdict::kUnresolved, "no " + std::string(want_v4 ? "IPv4" : "IPv6") +
-                                            " address for " + Quote(name) +
+                                            " address for " + config::internal::Quoted(name) +
                                             " and ip_protocol_fallback is off");
   }
   decision.pinned_address = *pinned;

@@ -78,7 +78,8 @@ struct Histogram {
 
 Histogram ReadHistogram(const std::string& page, const std::string& name) {
   Histogram histogram;
-  for (const auto& [key, sample] : nines::testing::ParseExposition(page)[name].samples) {
+  auto families = nines::testing::ParseExposition(page);
+  for (const auto& [key, sample] : families[name].samples) {
     auto le = sample.labels.find("le");
     if (le == sample.labels.end()) {
       continue;
@@ -121,7 +122,8 @@ double Quantile(double q, const Histogram& before, const Histogram& after) {
 
 double Sum(const std::string& page, const std::string& name) {
   double total = 0;
-  for (const auto& [key, sample] : nines::testing::ParseExposition(page)[name].samples) {
+  auto families = nines::testing::ParseExposition(page);
+  for (const auto& [key, sample] : families[name].samples) {
     total += sample.value;
   }
   return total;
@@ -247,7 +249,7 @@ int main(int argc, char** argv) {
               (nines_cpu / wall) / (blackbox_cpu / blackbox_wall));
   std::printf("%-34s %14.3f %16.3f %8.2f\n", "CPU seconds per 1,000 probes", nines_per_1000,
               blackbox_per_1000, nines_per_1000 / blackbox_per_1000);
-  std::printf("%-34s %14.0f\n", "failed runs", failures);
+  std::printf("%-34s %14.0f\n", "failed runs", failures + 0.0);  // never "-0"
   std::printf("%-34s %14.0f\n", "skipped runs", skipped);
   std::printf("%-34s %11.3f ms\n", "scheduling delay p50", p50 * 1000);
   std::printf("%-34s %11.3f ms\n", "scheduling delay p99", p99 * 1000);

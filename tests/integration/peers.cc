@@ -17,7 +17,7 @@
 
 namespace nines::testing {
 
-using std::chrono_literals::operator""ms;
+using namespace std::chrono_literals;
 
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -99,14 +99,14 @@ const Sample* Find(const std::map<std::string, Family>& page, const std::string&
 class ProbeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    nginx_ = Nginx::Start(kLocations).release();
-    ASSERT_NE(nginx_, nullptr);
-    daemon_ = Daemon::Start(NinesConfig(*nginx_, true)).release();
-    ASSERT_NE(daemon_, nullptr);
+    shared_nginx = Nginx::Start(kLocations).release();
+    ASSERT_NE(shared_nginx, nullptr);
+    shared_daemon = Daemon::Start(NinesConfig(*shared_nginx, true)).release();
+    ASSERT_NE(shared_daemon, nullptr);
   }
   static void TearDownTestSuite() {
-    delete daemon_;
-    delete nginx_;
+    delete shared_daemon;
+    delete shared_nginx;
   }
 
   // Scrapes /metrics until `done` holds for the parsed page, for at most 10 s; checks
@@ -115,8 +115,8 @@ class ProbeTest : public ::testing::Test {
       const std::function<bool(const std::map<std::string, Family>&)>& done) {
     std::map<std::string, Family> page;
     for (int i = 0; i < 100; ++i) {
-      HttpResponse response = Fetch("GET", daemon_->Url("/metrics"));
-      EXPECT_EQ(response.status, 200) << daemon_->Describe();
+      HttpResponse response = Fetch("GET", shared_daemon->Url("/metrics"));
+      EXPECT_EQ(response.status, 200) << shared_daemon->Describe();
       EXPECT_TRUE(PromtoolAccepts(response.body));
       page = ParseExposition(response.body);
       if (done(page)) {
@@ -127,12 +127,13 @@ class ProbeTest : public ::testing::Test {
     return page;
   }
 
-  static Nginx* nginx_;
-  static Daemon* daemon_;
+  // One nginx and one daemon for the suite: CivetWeb takes up to 2 s to stop.
+  static Nginx* shared_nginx;
+  static Daemon* shared_daemon;
 };
 
-Nginx* ProbeTest::nginx_ = nullptr;
-Daemon* ProbeTest::daemon_ = nullptr;
+Nginx* ProbeTest::shared_nginx = nullptr;
+Daemon* ProbeTest::shared_daemon = nullptr;
 
 TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   auto page = ScrapeUntil([](const auto& p) {
@@ -141,11 +142,11 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
     return runs != nullptr && runs->value >= 3 && up != nullptr && up->value == 0;
   });
   std::map<std::string, std::string> web = {
-      {"probe", "web"}, {"kind", "http"}, {"target", nginx_->Url("/moved")}};
+      {"probe", "web"}, {"kind", "http"}, {"target", shared_nginx->Url("/moved")}};
   std::map<std::string, std::string> port = {
       {"probe", "port"},
       {"kind", "tcp"},
-      {"target", "127.0.0.1:" + std::to_string(nginx_->port())}};
+      {"target", "127.0.0.1:" + std::to_string(shared_nginx->port())}};
   std::map<std::string, std::string> missing = {{"probe", "missing"}, {"kind", "http"}};
 
   for (const auto& labels : {web, port}) {
@@ -202,8 +203,9 @@ TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
   ScrapeUntil([](const auto& p) {
     return Find(p, "nines_probe_runs_total", {{"probe", "missing"}}) != nullptr;
   });
-  daemon_->WriteConfig(NinesConfig(*nginx_, false));
-  ASSERT_EQ(Fetch("POST", daemon_->Url("/-/reload")).status, 200) << daemon_->Describe();
+  shared_daemon->WriteConfig(NinesConfig(*shared_nginx, false));
+  ASSERT_EQ(Fetch("POST", shared_daemon->Url("/-/reload")).status, 200)
+      << shared_daemon->Describe();
   auto page = ScrapeUntil([](const auto&) { return true; });
   for (const auto& [name, family] : page) {
     for (const auto& [key, sample] : family.samples) {
@@ -212,8 +214,9 @@ TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
     }
   }
   EXPECT_NE(Find(page, "nines_probe_runs_total", {{"probe", "web"}}), nullptr);
-  daemon_->WriteConfig(NinesConfig(*nginx_, true));
-  ASSERT_EQ(Fetch("POST", daemon_->Url("/-/reload")).status, 200) << daemon_->Describe();
+  shared_daemon->WriteConfig(NinesConfig(*shared_nginx, true));
+  ASSERT_EQ(Fetch("POST", shared_daemon->Url("/-/reload")).status, 200)
+      << shared_daemon->Describe();
 }
 
 // The families of a /probe answer: name -> (type, label names of every sample).
@@ -247,18 +250,18 @@ std::string Describe(
 TEST_F(ProbeTest, ProbeEndpointAnswersWithBlackboxsMetricNames) {
   auto blackbox = BlackboxExporter::Start(kModules);
   ASSERT_NE(blackbox, nullptr);
-  std::string tcp_target = "127.0.0.1:" + std::to_string(nginx_->port());
+  std::string tcp_target = "127.0.0.1:" + std::to_string(shared_nginx->port());
   struct Case {
     std::string module;
     std::string target;
     double success;
   };
-  for (const Case& c :
-       {Case{"http_2xx", nginx_->Url("/moved"), 1}, Case{"http_2xx", nginx_->Url("/missing"), 0},
-        Case{"http_2xx", "http://127.0.0.1:" + std::to_string(FreePort()) + "/", 0},
-        Case{"tcp_connect", tcp_target, 1}}) {
+  for (const Case& c : {Case{"http_2xx", shared_nginx->Url("/moved"), 1},
+                        Case{"http_2xx", shared_nginx->Url("/missing"), 0},
+                        Case{"http_2xx", "http://127.0.0.1:" + std::to_string(FreePort()) + "/", 0},
+                        Case{"tcp_connect", tcp_target, 1}}) {
     std::string query = "/probe?module=" + c.module + "&target=" + c.target;
-    HttpResponse ours = Fetch("GET", daemon_->Url(query));
+    HttpResponse ours = Fetch("GET", shared_daemon->Url(query));
     HttpResponse theirs = Fetch("GET", blackbox->Url(query));
     ASSERT_EQ(ours.status, 200) << query << "\n" << ours.body;
     ASSERT_EQ(theirs.status, 200) << query << "\n" << theirs.body;
@@ -275,10 +278,11 @@ TEST_F(ProbeTest, ProbeEndpointAnswersWithBlackboxsMetricNames) {
 
 TEST_F(ProbeTest, ProbeEndpointRefusesDeniedTargetsAndBadRequests) {
   EXPECT_EQ(
-      Fetch("GET", daemon_->Url("/probe?target=http://169.254.169.254/latest/meta-data/")).status,
+      Fetch("GET", shared_daemon->Url("/probe?target=http://169.254.169.254/latest/meta-data/"))
+          .status,
       403);
-  EXPECT_EQ(Fetch("GET", daemon_->Url("/probe?module=http_2xx")).status, 400);
-  EXPECT_EQ(Fetch("GET", daemon_->Url("/probe?target=127.0.0.1:1&module=nope")).status, 400);
+  EXPECT_EQ(Fetch("GET", shared_daemon->Url("/probe?module=http_2xx")).status, 400);
+  EXPECT_EQ(Fetch("GET", shared_daemon->Url("/probe?target=127.0.0.1:1&module=nope")).status, 400);
 }
 
 TEST_F(ProbeTest, PrometheusScrapesProbeLikeAnOperatorProbeObject) {
@@ -291,13 +295,13 @@ TEST_F(ProbeTest, PrometheusScrapesProbeLikeAnOperatorProbeObject) {
       "    metrics_path: /probe\n"
       "    params: {module: [http_2xx]}\n"
       "    static_configs: [{targets: ['" +
-      nginx_->Url("/") +
+      shared_nginx->Url("/") +
       "']}]\n"
       "    relabel_configs:\n"
       "      - {source_labels: [__address__], target_label: __param_target}\n"
       "      - {source_labels: [__param_target], target_label: instance}\n"
       "      - {target_label: __address__, replacement: '127.0.0.1:" +
-      std::to_string(daemon_->port()) + "'}\n";
+      std::to_string(shared_daemon->port()) + "'}\n";
   std::filesystem::path file = dir.WriteFile("prometheus.yml", config);
   auto prometheus = Peer::Start(
       "prometheus",
@@ -316,7 +320,8 @@ TEST_F(ProbeTest, PrometheusScrapesProbeLikeAnOperatorProbeObject) {
     }
     std::this_thread::sleep_for(200ms);
   }
-  EXPECT_NE(body.find("\"instance\":\"" + nginx_->Url("/") + "\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"instance\":\"" + shared_nginx->Url("/") + "\""), std::string::npos)
+      << body;
   EXPECT_NE(body.find("\"1\"]"), std::string::npos) << body;
   std::string up = Fetch("GET", prometheus->Url("/api/v1/query?query=up")).body;
   EXPECT_NE(up.find("\"1\"]"), std::string::npos) << up;

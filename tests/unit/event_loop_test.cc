@@ -77,6 +77,7 @@ TEST(EventLoop, PostFromManyThreadsRunsEverythingOnTheLoopThread) {
   std::atomic<int> count{0};
   std::atomic<bool> wrong_thread{false};
   std::vector<std::thread> posters;
+  posters.reserve(4);
   for (int i = 0; i < 4; ++i) {
     posters.emplace_back([&] {
       for (int j = 0; j < 250; ++j) {

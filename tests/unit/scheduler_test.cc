@@ -16,10 +16,11 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 // The fake clock: a fixed origin plus whatever each test adds.
-const TimePoint kT0 = TimePoint() + std::chrono::hours(1000);
+constexpr TimePoint kT0 = TimePoint() + std::chrono::hours(1000);
 
 std::vector<std::size_t> Indexes(const std::vector<DueRun>& runs) {
   std::vector<std::size_t> indexes;
+  indexes.reserve(runs.size());
   for (const DueRun& run : runs) {
     indexes.push_back(run.index);
   }

@@ -1,7 +1,11 @@
 // The continuous probes and /probe against real programs on loopback: nginx as the target,
 // blackbox_exporter as the reference for /probe answers, and Prometheus scraping /probe the
 // way a Prometheus Operator `Probe` object makes it.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -46,9 +50,47 @@ constexpr std::string_view kModules =
     "    tcp:\n"
     "      preferred_ip_protocol: ip4\n";
 
-std::string NinesConfig(const Nginx& nginx, bool with_missing) {
+// A listener that never accepts: connections complete in the kernel's backlog and then
+// nothing ever answers them.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    // The casts are the sockets API's: sockaddr_in is passed as a sockaddr.
+    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+        ::listen(fd_, 64) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      port_ = ntohs(address.sin_port);
+    }
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+std::string NinesConfig(const Nginx& nginx, int silent_port, bool with_missing) {
   std::string config = std::string(kModules) +
                        "probes:\n"
+                       "  - name: hang\n"
+                       "    module: http_2xx\n"
+                       "    target: http://127.0.0.1:" +
+                       std::to_string(silent_port) +
+                       "/\n"
+                       "    interval: 500ms\n"
+                       "    timeout: 400ms\n"
                        "  - name: web\n"
                        "    module: http_2xx\n"
                        "    target: " +
@@ -101,12 +143,19 @@ class ProbeTest : public ::testing::Test {
   static void SetUpTestSuite() {
     shared_nginx = Nginx::Start(kLocations).release();
     ASSERT_NE(shared_nginx, nullptr);
-    shared_daemon = Daemon::Start(NinesConfig(*shared_nginx, true)).release();
+    silent = new SilentListener();
+    ASSERT_NE(silent->port(), 0);
+    shared_daemon = Daemon::Start(Config(true)).release();
     ASSERT_NE(shared_daemon, nullptr);
   }
   static void TearDownTestSuite() {
     delete shared_daemon;
     delete shared_nginx;
+    delete silent;
+  }
+
+  static std::string Config(bool with_missing) {
+    return NinesConfig(*shared_nginx, silent->port(), with_missing);
   }
 
   // Scrapes /metrics until `done` holds for the parsed page, for at most 10 s; checks
@@ -130,16 +179,21 @@ class ProbeTest : public ::testing::Test {
   // One nginx and one daemon for the suite: CivetWeb takes up to 2 s to stop.
   static Nginx* shared_nginx;
   static Daemon* shared_daemon;
+  static SilentListener* silent;
 };
 
 Nginx* ProbeTest::shared_nginx = nullptr;
 Daemon* ProbeTest::shared_daemon = nullptr;
+SilentListener* ProbeTest::silent = nullptr;
 
 TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   auto page = ScrapeUntil([](const auto& p) {
     const Sample* runs = Find(p, "nines_probe_runs_total", {{"probe", "missing"}});
     const Sample* up = Find(p, "nines_probe_up", {{"probe", "missing"}});
-    return runs != nullptr && runs->value >= 3 && up != nullptr && up->value == 0;
+    const Sample* hung =
+        Find(p, "nines_probe_failures_total", {{"probe", "hang"}, {"reason", "timeout"}});
+    return runs != nullptr && runs->value >= 3 && up != nullptr && up->value == 0 &&
+           hung != nullptr && hung->value >= 2;
   });
   std::map<std::string, std::string> web = {
       {"probe", "web"}, {"kind", "http"}, {"target", shared_nginx->Url("/moved")}};
@@ -196,6 +250,22 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   ASSERT_NE(http_status, nullptr);
   EXPECT_GE(http_status->value, 3);
   EXPECT_EQ(page["nines_probe_duration_seconds"].type, "histogram");
+
+  // A target that accepts and never answers times out, and stalls nobody: the other probes,
+  // on the same interval, ran as often as it did.
+  const Sample* hung =
+      Find(page, "nines_probe_failures_total", {{"probe", "hang"}, {"reason", "timeout"}});
+  ASSERT_NE(hung, nullptr);
+  EXPECT_GE(hung->value, 2);
+  const Sample* hang_duration = Find(page, "probe_duration_seconds", {{"probe", "hang"}});
+  ASSERT_NE(hang_duration, nullptr);
+  EXPECT_GE(hang_duration->value, 0.39);
+  EXPECT_LT(hang_duration->value, 0.6);
+  for (std::string probe : {"web", "port"}) {
+    const Sample* runs = Find(page, "nines_probe_runs_total", {{"probe", probe}});
+    ASSERT_NE(runs, nullptr);
+    EXPECT_GE(runs->value, hung->value - 1) << probe;
+  }
   EXPECT_EQ(page["nines_probe_phase_duration_seconds"].type, "histogram");
 }
 
@@ -203,7 +273,7 @@ TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
   ScrapeUntil([](const auto& p) {
     return Find(p, "nines_probe_runs_total", {{"probe", "missing"}}) != nullptr;
   });
-  shared_daemon->WriteConfig(NinesConfig(*shared_nginx, false));
+  shared_daemon->WriteConfig(Config(false));
   ASSERT_EQ(Fetch("POST", shared_daemon->Url("/-/reload")).status, 200)
       << shared_daemon->Describe();
   auto page = ScrapeUntil([](const auto&) { return true; });
@@ -214,7 +284,7 @@ TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
     }
   }
   EXPECT_NE(Find(page, "nines_probe_runs_total", {{"probe", "web"}}), nullptr);
-  shared_daemon->WriteConfig(NinesConfig(*shared_nginx, true));
+  shared_daemon->WriteConfig(Config(true));
   ASSERT_EQ(Fetch("POST", shared_daemon->Url("/-/reload")).status, 200)
       << shared_daemon->Describe();
 }

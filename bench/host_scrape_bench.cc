@@ -135,9 +135,12 @@ int main(int argc, char** argv) {
       "--collector.disable-defaults", "--collector.netdev.device-exclude=",
       std::string("--collector.filesystem.mount-points-exclude=") + kMountPointsExclude};
   int nines_port = FreePort();
+  // Host collectors only: a config without probes (the built-in one probes nines itself).
+  nines::testing::TempDir dir("nines-bench");
+  std::filesystem::path config = dir.WriteFile("nines.yml", "probes: []\n");
   std::vector<std::string> nines_argv = {
       NINES_BINARY, "--web.listen-address=127.0.0.1:" + std::to_string(nines_port),
-      "--collector.disable-defaults", "--log.level=warn"};
+      "--config.file=" + config.string(), "--collector.disable-defaults", "--log.level=warn"};
   for (std::string_view name : kCollectors) {
     exporter_argv.push_back("--collector." + std::string(name));
     nines_argv.push_back("--collector." + std::string(name));

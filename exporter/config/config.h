@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/log_format.h"
 #include "exporter/config/duration.h"
 #include "probes/probe.h"
 
@@ -166,11 +167,15 @@ struct Probe {
   int up_after = 1;             // consecutive successes before it rises to 1
 };
 
-/// Where an nginx access log comes from: a file or a syslog UDP listener.
+/// Where an nginx access log comes from (a file or a syslog UDP listener) and how its
+/// lines are written.
 struct AccessLog {
   std::string path;
-  std::string syslog;  // host:port on a loopback address
-  std::string format;
+  std::string syslog;                                        // host:port on a loopback address
+  std::string format;                                        // nginx log_format text
+  collectors::Escape escape = collectors::Escape::kDefault;  // log_format's escape=
+  /// `format` compiled at load; never null in a loaded config.
+  std::shared_ptr<const collectors::LogFormat> compiled;
 };
 
 /// One nginx server (`nginx:` entry).
@@ -216,9 +221,7 @@ struct Config {
 
 /// The access-log format used when an `access_log:` names none: nginx's `combined`
 /// followed by `$request_time $upstream_response_time`.
-inline constexpr const char* kDefaultAccessLogFormat =
-    R"($remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent )"
-    R"("$http_referer" "$http_user_agent" $request_time $upstream_response_time)";
+inline constexpr std::string_view kDefaultAccessLogFormat = collectors::kDefaultAccessLogFormat;
 
 /// The default histogram buckets of a probe's duration, in seconds.
 inline const std::vector<double>& DefaultProbeBuckets() {

@@ -14,6 +14,7 @@
 #include <set>
 #include <vector>
 
+#include "collectors/nginx_status.h"
 #include "exporter/config/checks.h"
 #include "exporter/config/modules.h"
 #include "exporter/config/yaml_reader.h"
@@ -189,15 +190,16 @@ void DecodeNginx(MapReader& top, Config* config) {
     Nginx nginx;
     ReadName(map, "nginx", names, &nginx.name);
     if (map.Get("stub_status", &nginx.stub_status)) {
-      bool unix_socket = nginx.stub_status.starts_with("unix:/");
-      if (!unix_socket && !IsUrlWithScheme(nginx.stub_status, {"http", "https"})) {
-        map.Invalid("stub_status", "must be an http(s) URL or unix:/path");
+      std::string why;
+      if (!collectors::ParseStubStatusAddress(nginx.stub_status, &why)) {
+        map.Invalid("stub_status",
+                    "must be an http(s) URL, unix:/path.sock or unix:/path.sock:/path: " + why);
       }
     }
     if (YAML::Node log = map.Find("access_log"); log.IsDefined()) {
       MapReader log_map(errors, log, map.Child("access_log"));
       AccessLog access_log;
-      access_log.format = kDefaultAccessLogFormat;
+      access_log.format = std::string(kDefaultAccessLogFormat);
       bool has_path = log_map.Get("path", &access_log.path);
       bool has_syslog = log_map.Get("syslog", &access_log.syslog);
       if (has_path == has_syslog && log.IsMap()) {
@@ -219,6 +221,25 @@ void DecodeNginx(MapReader& top, Config* config) {
       }
       if (log_map.Get("format", &access_log.format) && access_log.format.empty()) {
         errors.At(log_map.Find("format"), log_map.Child("format"), "must not be empty");
+      }
+      std::string escape = "default";
+      if (log_map.Get("escape", &escape)) {
+        if (std::optional<collectors::Escape> parsed = collectors::ParseEscape(escape)) {
+          access_log.escape = *parsed;
+        } else {
+          log_map.Invalid("escape", "must be default, json or none");
+        }
+      }
+      if (!access_log.format.empty()) {
+        std::string why;
+        if (auto compiled =
+                collectors::LogFormat::Compile(access_log.format, access_log.escape, &why)) {
+          access_log.compiled = std::make_shared<const collectors::LogFormat>(*std::move(compiled));
+        } else if (log_map.Has("format")) {
+          log_map.Invalid("format", why);
+        } else {
+          errors.At(log, log_map.path(), "the default format does not compile: " + why);
+        }
       }
       log_map.Finish();
       nginx.access_log = std::move(access_log);

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "collectors/host_collector.h"
+#include "collectors/nginx_status.h"
 #include "collectors/process.h"
 #include "exporter/config/default_config.h"
 #include "exporter/daemon/reloader.h"
@@ -79,6 +80,17 @@ int Run(const Flags& flags) {
   reloader.OnApply([&runner](const std::shared_ptr<const config::Config>& config) {
     return runner.Apply(config);
   });
+  auto nginx_status = std::make_shared<collectors::NginxStatusCollector>();
+  reloader.OnApply([nginx_status](const std::shared_ptr<const config::Config>& config) {
+    std::vector<collectors::NginxStatusTarget> servers;
+    for (const config::Nginx& nginx : config->nginx) {
+      if (!nginx.stub_status.empty()) {
+        servers.push_back({nginx.name, nginx.stub_status});
+      }
+    }
+    nginx_status->SetServers(std::move(servers));
+    return std::string();
+  });
   auto load = [&reloader] {
     std::vector<std::string> errors = reloader.Reload();
     for (const std::string& error : errors) {
@@ -96,6 +108,7 @@ int Run(const Flags& flags) {
   metrics::Gatherer gatherer;
   gatherer.Add(registry);
   gatherer.Add(probe_metrics);
+  gatherer.Add(nginx_status);
   gatherer.Add(std::make_shared<collectors::ProcessCollector>());
   try {
     gatherer.Add(std::make_shared<collectors::HostCollector>(

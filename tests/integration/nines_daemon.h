@@ -43,8 +43,9 @@ class Daemon {
 };
 
 /// `promtool check metrics < page` must exit 0: it exits 3 for lint problems (a missing
-/// HELP, a counter without _total), which are failures here too, with one exception:
-/// node_exporter's camelCase node_memory_* names, which dashboards depend on.
+/// HELP, a counter without _total), which are failures here too, with two exceptions that
+/// dashboards depend on: node_exporter's camelCase node_memory_* names and
+/// nginx-prometheus-exporter's nginx_connections_accepted/handled counters.
 ::testing::AssertionResult PromtoolAccepts(std::string_view page);
 
 /// The lines of `text`, without their newlines.

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <thread>
 
 #ifndef NGINX
@@ -64,11 +65,18 @@ std::string Peer::Url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
 }
 
-std::unique_ptr<Nginx> Nginx::Start(std::string_view locations) {
+Nginx::~Nginx() {
+  if (peer_ != nullptr && peer_->process().Running()) {
+    peer_->process().Signal(SIGTERM);
+    peer_->process().WaitForExit(5000ms);
+  }
+}
+
+std::unique_ptr<Nginx> Nginx::Start(std::string_view server_body) {
   auto nginx = std::unique_ptr<Nginx>(new Nginx());
   nginx->dir_ = std::make_unique<TempDir>("nines-nginx");
   std::string body =
-      locations.empty() ? "location = / { return 200 \"ok\\n\"; }" : std::string(locations);
+      server_body.empty() ? "location = / { return 200 \"ok\\n\"; }" : std::string(server_body);
   const std::filesystem::path& dir = nginx->dir_->path();
   nginx->peer_ = Peer::Start(
       "nginx",

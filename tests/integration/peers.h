@@ -39,11 +39,16 @@ class Peer {
 };
 
 /// nginx (the Debian binary) in the foreground with its prefix, logs and pid file in a
-/// temporary directory, serving `locations` (nginx `location` blocks) on 127.0.0.1.
-/// Without locations it serves `location = / { return 200 "ok\n"; }`.
+/// temporary directory, listening on 127.0.0.1. `server_body` is pasted into the `server`
+/// block: `location` blocks, extra `listen unix:...;` lines. Without it nginx serves
+/// `location = / { return 200 "ok\n"; }`. The destructor stops nginx with SIGTERM and
+/// waits, so its worker processes end too (a SIGKILL of the master would orphan them).
 class Nginx {
  public:
-  static std::unique_ptr<Nginx> Start(std::string_view locations = "");
+  static std::unique_ptr<Nginx> Start(std::string_view server_body = "");
+  ~Nginx();
+  Nginx(const Nginx&) = delete;
+  Nginx& operator=(const Nginx&) = delete;
 
   int port() const { return peer_->port(); }
   std::string Url(std::string_view path) const { return peer_->Url(path); }

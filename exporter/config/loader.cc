@@ -143,21 +143,7 @@ void DecodeProbes(MapReader& top, Config* config) {
                     FormatDuration(probe.interval));
     }
     probe.buckets = DefaultProbeBuckets();
-    if (map.Get("buckets", &probe.buckets)) {
-      YAML::Node buckets = map.Find("buckets");
-      if (probe.buckets.empty()) {
-        errors.At(buckets, map.Child("buckets"), "must not be empty");
-      }
-      for (std::size_t i = 0; i < probe.buckets.size(); ++i) {
-        if (probe.buckets[i] <= 0) {
-          errors.At(buckets[i], map.Child("buckets") + "[" + std::to_string(i) + "]",
-                    "must be positive " + Got(buckets[i]));
-        } else if (i > 0 && probe.buckets[i] <= probe.buckets[i - 1]) {
-          errors.At(buckets[i], map.Child("buckets") + "[" + std::to_string(i) + "]",
-                    "buckets must be strictly increasing " + Got(buckets[i]));
-        }
-      }
-    }
+    GetBuckets(map, "buckets", &probe.buckets);
     for (auto [key, field] :
          {std::pair{"down_after", &probe.down_after}, std::pair{"up_after", &probe.up_after}}) {
       if (map.Get(key, field) && *field < 1) {
@@ -222,6 +208,8 @@ void DecodeNginx(MapReader& top, Config* config) {
       if (log_map.Get("format", &access_log.format) && access_log.format.empty()) {
         errors.At(log_map.Find("format"), log_map.Child("format"), "must not be empty");
       }
+      GetBuckets(log_map, "buckets", &access_log.buckets);
+      GetStatusCodes(log_map, "status_codes", &access_log.status_codes);
       std::string escape = "default";
       if (log_map.Get("escape", &escape)) {
         if (std::optional<collectors::Escape> parsed = collectors::ParseEscape(escape)) {

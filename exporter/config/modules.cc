@@ -85,19 +85,43 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   return errors.size() == before;
 }
 
+bool GetStatusCodes(MapReader& map, std::string_view key, std::vector<int>* out) {
+  if (!map.Get(key, out)) {
+    return false;
+  }
+  YAML::Node codes = map.Find(key);
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    if ((*out)[i] < 100 || (*out)[i] > 599) {
+      map.errors().At(codes[i], map.Child(key) + "[" + std::to_string(i) + "]",
+                      "must be an HTTP status code from 100 to 599 " + Got(codes[i]));
+    }
+  }
+  return true;
+}
+
+bool GetBuckets(MapReader& map, std::string_view key, std::vector<double>* out) {
+  if (!map.Get(key, out)) {
+    return false;
+  }
+  YAML::Node buckets = map.Find(key);
+  if (out->empty()) {
+    map.errors().At(buckets, map.Child(key), "must not be empty");
+  }
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    std::string at = map.Child(key) + "[" + std::to_string(i) + "]";
+    if ((*out)[i] <= 0) {
+      map.errors().At(buckets[i], at, "must be positive " + Got(buckets[i]));
+    } else if (i > 0 && (*out)[i] <= (*out)[i - 1]) {
+      map.errors().At(buckets[i], at, "buckets must be strictly increasing " + Got(buckets[i]));
+    }
+  }
+  return true;
+}
+
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, HttpModule* out) {
   MapReader map(errors, node, path);
   std::size_t before = errors.size();
-  if (map.Get("valid_status_codes", &out->valid_status_codes)) {
-    YAML::Node codes = map.Find("valid_status_codes");
-    for (std::size_t i = 0; i < out->valid_status_codes.size(); ++i) {
-      int code = out->valid_status_codes[i];
-      if (code < 100 || code > 599) {
-        errors.At(codes[i], map.Child("valid_status_codes") + "[" + std::to_string(i) + "]",
-                  "must be an HTTP status code from 100 to 599 " + Got(codes[i]));
-      }
-    }
-  }
+  GetStatusCodes(map, "valid_status_codes", &out->valid_status_codes);
   if (map.Get("valid_http_versions", &out->valid_http_versions)) {
     YAML::Node versions = map.Find("valid_http_versions");
     for (std::size_t i = 0; i < out->valid_http_versions.size(); ++i) {

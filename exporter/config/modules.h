@@ -22,6 +22,14 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, DnsModule* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IcmpModule* out);
 
+/// Reads the list `key` of `map` into `out` (when present; returns whether it was) and
+/// checks every element is an HTTP status code from 100 to 599.
+bool GetStatusCodes(MapReader& map, std::string_view key, std::vector<int>* out);
+
+/// Reads the list `key` of `map` into `out` (when present; returns whether it was) and
+/// checks it is non-empty, positive and strictly increasing (histogram bucket bounds).
+bool GetBuckets(MapReader& map, std::string_view key, std::vector<double>* out);
+
 /// Reads `prober:`, `timeout:` and the options of a module or an inline probe from `map`.
 /// Options for another prober than the chosen one are an error.
 void DecodeModuleBody(MapReader& map, Module* out);

@@ -12,6 +12,7 @@
 #include "collectors/nginx_status.h"
 #include "collectors/process.h"
 #include "exporter/config/default_config.h"
+#include "exporter/daemon/access_logs.h"
 #include "exporter/daemon/reloader.h"
 #include "exporter/metrics/gatherer.h"
 #include "exporter/metrics/probe_metrics.h"
@@ -80,6 +81,11 @@ int Run(const Flags& flags) {
   reloader.OnApply([&runner](const std::shared_ptr<const config::Config>& config) {
     return runner.Apply(config);
   });
+  auto access_log_metrics = std::make_shared<collectors::AccessLogMetrics>();
+  AccessLogSources access_logs(*access_log_metrics);
+  reloader.OnApply([&access_logs](const std::shared_ptr<const config::Config>& config) {
+    return access_logs.Apply(config);
+  });
   auto nginx_status = std::make_shared<collectors::NginxStatusCollector>();
   reloader.OnApply([nginx_status](const std::shared_ptr<const config::Config>& config) {
     std::vector<collectors::NginxStatusTarget> servers;
@@ -109,6 +115,7 @@ int Run(const Flags& flags) {
   gatherer.Add(registry);
   gatherer.Add(probe_metrics);
   gatherer.Add(nginx_status);
+  gatherer.Add(access_log_metrics);
   gatherer.Add(std::make_shared<collectors::ProcessCollector>());
   try {
     gatherer.Add(std::make_shared<collectors::HostCollector>(

@@ -131,6 +131,8 @@ std::unique_ptr<Nginx> Nginx::Start(std::string_view server_body) {
   return nginx;
 }
 
+void Nginx::ReopenLogs() { peer_->process().Signal(SIGUSR1); }
+
 std::string Nginx::AccessLogPath() const { return (dir_->path() / "access.log").string(); }
 
 std::unique_ptr<BlackboxExporter> BlackboxExporter::Start(std::string_view config_yaml) {

@@ -54,6 +54,8 @@ class Nginx {
   std::string Url(std::string_view path) const { return peer_->Url(path); }
   /// The access log nginx writes.
   std::string AccessLogPath() const;
+  /// Makes nginx reopen its log files (SIGUSR1, what logrotate's postrotate sends).
+  void ReopenLogs();
 
  private:
   Nginx() = default;

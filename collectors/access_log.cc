@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "collectors/collector.h"
+#include "collectors/histogram.h"
 
 namespace nines::collectors {
 namespace {
@@ -97,41 +98,6 @@ std::string QuoteLine(std::string_view line) {
   }
   return out;
 }
-
-// Observations counted into fixed buckets, as a Prometheus histogram keeps them.
-class Histogram {
- public:
-  explicit Histogram(const std::vector<double>& upper_bounds)
-      : upper_bounds_(upper_bounds), counts_(upper_bounds.size(), 0) {}
-
-  void Observe(double value) {
-    // NaN compares false everywhere and so lands in +Inf only, as in client_golang.
-    const auto it = std::find_if(upper_bounds_.begin(), upper_bounds_.end(),
-                                 [value](double bound) { return value <= bound; });
-    if (it != upper_bounds_.end()) {
-      ++counts_[static_cast<std::size_t>(std::distance(upper_bounds_.begin(), it))];
-    }
-    ++count_;
-    sum_ += value;
-  }
-
-  void AppendTo(std::string_view name, std::string_view help, const Labels& labels,
-                MetricSink& sink) const {
-    std::vector<std::uint64_t> cumulative(counts_.size());
-    std::uint64_t running = 0;
-    for (std::size_t i = 0; i < counts_.size(); ++i) {
-      running += counts_[i];
-      cumulative[i] = running;
-    }
-    sink.Histogram(name, help, upper_bounds_, cumulative, sum_, count_, labels);
-  }
-
- private:
-  std::vector<double> upper_bounds_;
-  std::vector<std::uint64_t> counts_;  // per finite bucket, not cumulative
-  std::uint64_t count_ = 0;
-  double sum_ = 0;
-};
 
 std::vector<double> EffectiveBuckets(std::vector<double> buckets) {
   if (buckets.empty()) {
@@ -277,8 +243,8 @@ struct AccessLogMetrics::ServerState {
   std::size_t other_slot = 0;
   // Indexed [method index * status_labels.size() + status slot].
   std::vector<std::uint64_t> requests;
-  Histogram request_duration;
-  Histogram upstream_duration;
+  BucketHistogram request_duration;
+  BucketHistogram upstream_duration;
   std::uint64_t response_bytes = 0;
   std::uint64_t lines = 0;
   std::uint64_t parse_errors = 0;

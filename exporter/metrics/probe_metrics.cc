@@ -209,39 +209,6 @@ void AppendBlackboxMetrics(const ProbeResult& result, ProbeKind kind, const Labe
   }
 }
 
-namespace internal {
-
-BucketHistogram::BucketHistogram(std::vector<double> upper_bounds)
-    : upper_bounds_(std::move(upper_bounds)) {
-  std::erase_if(upper_bounds_, [](double bound) { return !std::isfinite(bound); });
-  counts_.assign(upper_bounds_.size(), 0);
-}
-
-void BucketHistogram::Observe(double value) {
-  // The first bucket whose bound is >= value; NaN compares false everywhere and so
-  // falls through to +Inf, as in client_golang.
-  auto it = std::find_if(upper_bounds_.begin(), upper_bounds_.end(),
-                         [value](double bound) { return value <= bound; });
-  if (it != upper_bounds_.end()) {
-    ++counts_[static_cast<std::size_t>(std::distance(upper_bounds_.begin(), it))];
-  }
-  ++count_;
-  sum_ += value;
-}
-
-void BucketHistogram::AppendTo(std::string_view name, std::string_view help, const Labels& labels,
-                               MetricSink& sink) const {
-  std::vector<std::uint64_t> cumulative(counts_.size());
-  std::uint64_t running = 0;
-  for (std::size_t i = 0; i < counts_.size(); ++i) {
-    running += counts_[i];
-    cumulative[i] = running;
-  }
-  sink.Histogram(name, help, upper_bounds_, cumulative, sum_, count_, labels);
-}
-
-}  // namespace internal
-
 struct ProbeMetrics::ProbeState {
   ProbeState(const config::Probe& probe, const std::vector<double>& bucket_bounds)
       : kind(probe.module.prober),
@@ -267,8 +234,8 @@ struct ProbeMetrics::ProbeState {
   std::uint64_t runs = 0;
   std::uint64_t skipped = 0;
   std::vector<std::uint64_t> failures;  // indexed like probes::AllFailureReasons()
-  internal::BucketHistogram duration;
-  std::map<std::string, internal::BucketHistogram, std::less<>> phases;
+  collectors::BucketHistogram duration;
+  std::map<std::string, collectors::BucketHistogram, std::less<>> phases;
   std::optional<ProbeResult> last;
 
   std::optional<bool> up;  // absent until the first result
@@ -324,7 +291,7 @@ void ProbeMetrics::Record(const std::string& probe, const ProbeResult& result) {
   for (const auto& [phase, seconds] : result.phases) {
     auto phase_it = state.phases.find(phase);
     if (phase_it == state.phases.end()) {
-      phase_it = state.phases.emplace(phase, internal::BucketHistogram(state.buckets)).first;
+      phase_it = state.phases.emplace(phase, collectors::BucketHistogram(state.buckets)).first;
     }
     phase_it->second.Observe(Seconds(seconds));
   }

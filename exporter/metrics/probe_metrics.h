@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/histogram.h"
 #include "exporter/config/config.h"
 #include "probes/probe.h"
 
@@ -53,35 +54,6 @@ namespace nines::metrics {
 /// - dns and icmp: nothing more yet.
 void AppendBlackboxMetrics(const probes::ProbeResult& result, probes::ProbeKind kind,
                            const collectors::Labels& labels, collectors::MetricSink& sink);
-
-namespace internal {
-
-/// Observations counted into fixed buckets, as a Prometheus histogram keeps them: a bucket
-/// counts the observations <= its upper bound, and the implicit +Inf bucket all of them.
-/// Not thread safe.
-class BucketHistogram {
- public:
-  /// `upper_bounds` in increasing order; non-finite bounds are dropped (+Inf is implicit).
-  explicit BucketHistogram(std::vector<double> upper_bounds);
-
-  /// Counts `value` (NaN lands in +Inf only, and makes the sum NaN, as in client_golang).
-  void Observe(double value);
-  /// Adds the histogram to `sink` as one sample of `name`.
-  void AppendTo(std::string_view name, std::string_view help, const collectors::Labels& labels,
-                collectors::MetricSink& sink) const;
-
-  const std::vector<double>& upper_bounds() const { return upper_bounds_; }
-  std::uint64_t count() const { return count_; }
-  double sum() const { return sum_; }
-
- private:
-  std::vector<double> upper_bounds_;
-  std::vector<std::uint64_t> counts_;  // per finite bucket, not cumulative
-  std::uint64_t count_ = 0;
-  double sum_ = 0;
-};
-
-}  // namespace internal
 
 /// The metrics of the continuous probes, each series labelled probe (the configured name),
 /// kind (`http`, `tcp`, ...) and target. Results arrive from the probe loop; Collect() runs
@@ -148,7 +120,7 @@ class ProbeMetrics : public prometheus::Collectable {
   WallClock now_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<ProbeState>, std::less<>> probes_;
-  internal::BucketHistogram scheduling_delay_;
+  collectors::BucketHistogram scheduling_delay_;
 };
 
 }  // namespace nines::metrics

@@ -326,7 +326,7 @@ TEST(MetricSink, HistogramRejectsMismatchedCounts) {
 }
 
 TEST(BucketHistogram, CountsAtInclusiveUpperBounds) {
-  internal::BucketHistogram histogram({0.1, 0.5, std::numeric_limits<double>::infinity()});
+  collectors::BucketHistogram histogram({0.1, 0.5, std::numeric_limits<double>::infinity()});
   EXPECT_EQ(histogram.upper_bounds(), (std::vector<double>{0.1, 0.5}));
   for (double value : {0.05, 0.1, 0.3, 0.5, 2.0}) {
     histogram.Observe(value);

@@ -38,6 +38,26 @@ int FreePort() {
   return ntohs(address.sin_port);
 }
 
+SilentListener::SilentListener() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  // The sockets API takes every address family through a generic sockaddr.
+  auto* generic = reinterpret_cast<sockaddr*>(&address);
+  if (fd_ >= 0 && ::bind(fd_, generic, length) == 0 && ::listen(fd_, 64) == 0 &&
+      ::getsockname(fd_, generic, &length) == 0) {
+    port_ = ntohs(address.sin_port);
+  }
+}
+
+SilentListener::~SilentListener() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
 std::unique_ptr<Peer> Peer::Start(std::string_view name,
                                   const std::function<std::vector<std::string>(int port)>& argv_for,
                                   std::string_view ready_path) {

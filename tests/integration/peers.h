@@ -16,6 +16,21 @@ namespace nines::testing {
 /// port they got for :0). 0 when none could be found.
 int FreePort();
 
+/// A TCP listener on 127.0.0.1 that never accepts: connections complete in the kernel's
+/// backlog and then hear nothing (a hanging server). port() is 0 when it could not listen.
+class SilentListener {
+ public:
+  SilentListener();
+  ~SilentListener();
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 /// A program listening on a loopback port.
 class Peer {
  public:

@@ -50,37 +50,6 @@ constexpr std::string_view kModules =
     "    tcp:\n"
     "      preferred_ip_protocol: ip4\n";
 
-// A listener that never accepts: connections complete in the kernel's backlog and then
-// nothing ever answers them.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    // The casts are the sockets API's: sockaddr_in is passed as a sockaddr.
-    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        ::listen(fd_, 64) == 0 &&
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port_ = ntohs(address.sin_port);
-    }
-  }
-  ~SilentListener() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  SilentListener(const SilentListener&) = delete;
-  SilentListener& operator=(const SilentListener&) = delete;
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 std::string NinesConfig(const Nginx& nginx, int silent_port, bool with_missing) {
   std::string config = std::string(kModules) +
                        "probes:\n"

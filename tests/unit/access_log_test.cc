@@ -29,9 +29,13 @@
 #include <vector>
 
 #include "tests/integration/process_runner.h"
+#include "tests/unit/log_test_support.h"
 
 namespace nines::collectors {
 namespace {
+
+// Writes lines `first` to `last` (NumberedLine), one write() each.
+void WriteLines(const testing::AppendWriter& writer, int first, int last);
 
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -190,40 +194,6 @@ bool WaitFor(const std::function<bool()>& done) {
   }
   return true;
 }
-
-// Records what is logged, at every level, while it lives.
-class LogCapture {
- public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
-        previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-    logger->set_level(spdlog::level::trace);
-    sink_->set_pattern("%l %v");
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  // The lines logged so far as "<level> <message>".
-  std::vector<std::string> Lines() const { return sink_->last_formatted(); }
-
-  // The lines logged at `level`.
-  std::vector<std::string> At(std::string_view level) const {
-    std::vector<std::string> out;
-    for (const std::string& line : Lines()) {
-      if (line.starts_with(std::string(level) + " ")) {
-        out.push_back(line);
-      }
-    }
-    return out;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 // --- Labels ------------------------------------------------------------------------------
 
@@ -416,7 +386,7 @@ TEST(AccessLogMetricsTest, ParseErrorsAreCountedAndRateLimitedInTheLog) {
   AccessLogMetrics metrics([&now] { return now; });
   metrics.SetServers(One(Settings("web")));
   const std::string huge = "garbage " + std::string(1000, 'x');
-  LogCapture log;
+  testing::LogCapture log;
   Record(metrics, "web",
          {NumberedLine(1), huge, NumberedLine(2), "another bad line", NumberedLine(3)});
   EXPECT_EQ(Value(metrics, "nines_log_lines_total", "web"), 5);
@@ -455,7 +425,7 @@ TEST(AccessLogMetricsTest, OversizeLinesAreLinesAndParseErrors) {
   std::chrono::steady_clock::time_point now{};
   AccessLogMetrics metrics([&now] { return now; });
   metrics.SetServers(One(Settings("web")));
-  LogCapture log;
+  testing::LogCapture log;
   metrics.RecordOversizeLines("web", 0, 65536);
   metrics.RecordOversizeLines("web", 2, 65536);
   EXPECT_EQ(Value(metrics, "nines_log_lines_total", "web"), 2);
@@ -573,39 +543,6 @@ TEST(AccessLogMetricsTest, ReloadKeepsReplacesAndRemoves) {
 
 // --- AccessLogFollower -------------------------------------------------------------------
 
-// Appends to a log the way nginx does: one descriptor opened with O_APPEND, kept open
-// across a rename until Reopen(), one write() per call.
-class Writer {
- public:
-  explicit Writer(std::filesystem::path path) : path_(std::move(path)) { Reopen(); }
-  ~Writer() { ::close(fd_); }
-  Writer(const Writer&) = delete;
-  Writer& operator=(const Writer&) = delete;
-
-  // What nginx does on SIGUSR1: open the path again (creating it) and write there.
-  void Reopen() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      throw std::system_error(errno, std::generic_category(), "open " + path_.string());
-    }
-  }
-
-  // Writes lines `first` to `last` (NumberedLine), one write() each.
-  void WriteLines(int first, int last) const {
-    for (int n = first; n <= last; ++n) {
-      const std::string line = NumberedLine(n) + "\n";
-      ASSERT_EQ(::write(fd_, line.data(), line.size()), static_cast<ssize_t>(line.size()));
-    }
-  }
-
- private:
-  std::filesystem::path path_;
-  int fd_ = -1;
-};
-
 class AccessLogFollowerTest : public ::testing::Test {
  protected:
   void SetUp() override { metrics_.SetServers(One(Settings("web"))); }
@@ -634,13 +571,13 @@ class AccessLogFollowerTest : public ::testing::Test {
 };
 
 TEST_F(AccessLogFollowerTest, StartsAtTheEndAndCountsAppendedLines) {
-  Writer writer(log_);
-  writer.WriteLines(1, 3);
+  testing::AppendWriter writer(log_);
+  WriteLines(writer, 1, 3);
   AccessLogFollower follower(metrics_, "web", log_.string(), Options());
   EXPECT_EQ(follower.server(), "web");
   EXPECT_EQ(follower.path(), log_.string());
   EXPECT_EQ(Up(), 1);
-  writer.WriteLines(4, 8);
+  WriteLines(writer, 4, 8);
   ExpectLines(5);
   using Row = std::tuple<std::string, std::string, double>;
   EXPECT_THAT(Requests(metrics_.Collect(), "web"), ElementsAre(Row{"GET", "200", 5}));
@@ -648,9 +585,9 @@ TEST_F(AccessLogFollowerTest, StartsAtTheEndAndCountsAppendedLines) {
 }
 
 TEST_F(AccessLogFollowerTest, ManyLinesAreHandedOverInSeveralBatches) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   AccessLogFollower follower(metrics_, "web", log_.string(), Options());
-  writer.WriteLines(1, 5000);
+  WriteLines(writer, 1, 5000);
   ExpectLines(5000);
   using Row = std::tuple<std::string, std::string, double>;
   EXPECT_THAT(Requests(metrics_.Collect(), "web"), ElementsAre(Row{"GET", "200", 5000}));
@@ -658,18 +595,18 @@ TEST_F(AccessLogFollowerTest, ManyLinesAreHandedOverInSeveralBatches) {
 }
 
 TEST_F(AccessLogFollowerTest, RotationByRenameLosesAndDoublesNothing) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   AccessLogFollower follower(metrics_, "web", log_.string(), Options());
-  writer.WriteLines(1, 10);
+  WriteLines(writer, 1, 10);
   ExpectLines(10);
   // logrotate's `create`: rename, create; nginx keeps writing to the old file until it
   // reopens its log.
   std::filesystem::rename(log_, dir_.path() / "access.log.1");
-  writer.WriteLines(11, 13);
-  { Writer created(log_); }
-  writer.WriteLines(14, 15);
+  WriteLines(writer, 11, 13);
+  { testing::AppendWriter created(log_); }
+  WriteLines(writer, 14, 15);
   writer.Reopen();
-  writer.WriteLines(16, 25);
+  WriteLines(writer, 16, 25);
   ExpectLines(25);
   EXPECT_EQ(Value(metrics_, "nines_log_parse_errors_total", "web"), 0);
   EXPECT_EQ(Up(), 1);
@@ -678,16 +615,16 @@ TEST_F(AccessLogFollowerTest, RotationByRenameLosesAndDoublesNothing) {
 }
 
 TEST_F(AccessLogFollowerTest, RotationWhileReadingLosesAndDoublesNothing) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   AccessLogFollower follower(metrics_, "web", log_.string(), Options());
   // No waiting in between: the follower meets the rotation wherever its reads are.
-  writer.WriteLines(1, 1000);
+  WriteLines(writer, 1, 1000);
   std::filesystem::rename(log_, dir_.path() / "access.log.1");
-  writer.WriteLines(1001, 1100);
-  { Writer created(log_); }
-  writer.WriteLines(1101, 1200);
+  WriteLines(writer, 1001, 1100);
+  { testing::AppendWriter created(log_); }
+  WriteLines(writer, 1101, 1200);
   writer.Reopen();
-  writer.WriteLines(1201, 2000);
+  WriteLines(writer, 1201, 2000);
   ExpectLines(2000);
   EXPECT_EQ(Value(metrics_, "nines_log_parse_errors_total", "web"), 0);
   using Row = std::tuple<std::string, std::string, double>;
@@ -695,7 +632,7 @@ TEST_F(AccessLogFollowerTest, RotationWhileReadingLosesAndDoublesNothing) {
 }
 
 TEST_F(AccessLogFollowerTest, MissingFileIsDownUntilCreated) {
-  LogCapture log;
+  testing::LogCapture log;
   std::optional<AccessLogFollower> follower;
   follower.emplace(metrics_, "web", log_.string(), Options());
   // Reported by the constructor already.
@@ -706,8 +643,8 @@ TEST_F(AccessLogFollowerTest, MissingFileIsDownUntilCreated) {
   EXPECT_EQ(Up(), 0);
 
   // A file that appears is read from its start.
-  Writer writer(log_);
-  writer.WriteLines(1, 4);
+  testing::AppendWriter writer(log_);
+  WriteLines(writer, 1, 4);
   EXPECT_TRUE(WaitFor([&] { return Up() == 1; }));
   ExpectLines(4);
   EXPECT_EQ(metrics_.SourceStatus("web")->message, "");
@@ -722,29 +659,29 @@ TEST_F(AccessLogFollowerTest, MissingFileIsDownUntilCreated) {
 }
 
 TEST_F(AccessLogFollowerTest, DeletedFileIsDown) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   AccessLogFollower follower(metrics_, "web", log_.string(), Options());
-  writer.WriteLines(1, 2);
+  WriteLines(writer, 1, 2);
   ExpectLines(2);
   std::filesystem::remove(log_);
   EXPECT_TRUE(WaitFor([&] { return Up() == 0; }));
   writer.Reopen();
-  writer.WriteLines(3, 5);
+  WriteLines(writer, 3, 5);
   EXPECT_TRUE(WaitFor([&] { return Up() == 1; }));
   ExpectLines(5);
 }
 
 TEST_F(AccessLogFollowerTest, PositionResumesWhereItStopped) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   LogPosition position;
   {
     AccessLogFollower follower(metrics_, "web", log_.string(), Options());
-    writer.WriteLines(1, 3);
+    WriteLines(writer, 1, 3);
     ExpectLines(3);
     position = follower.Position();
     EXPECT_EQ(position.offset, std::filesystem::file_size(log_));
   }
-  writer.WriteLines(4, 6);  // while nothing follows the file
+  WriteLines(writer, 4, 6);  // while nothing follows the file
   AccessLogFollowerOptions options = Options();
   options.start_position = position;
   AccessLogFollower follower(metrics_, "web", log_.string(), options);
@@ -753,18 +690,18 @@ TEST_F(AccessLogFollowerTest, PositionResumesWhereItStopped) {
 }
 
 TEST_F(AccessLogFollowerTest, LinesOfARemovedServerAreDropped) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   AccessLogFollower follower(metrics_, "web", log_.string(), Options());
-  writer.WriteLines(1, 2);
+  WriteLines(writer, 1, 2);
   ExpectLines(2);
   metrics_.SetServers({});
-  writer.WriteLines(3, 4);
+  WriteLines(writer, 3, 4);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   EXPECT_THAT(metrics_.Collect(), IsEmpty());
 }
 
 TEST_F(AccessLogFollowerTest, DestructorReturnsPromptly) {
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   AccessLogFollowerOptions options = Options();
   options.poll_interval = std::chrono::seconds(10);
   std::optional<AccessLogFollower> follower;
@@ -779,6 +716,12 @@ TEST_F(AccessLogFollowerTest, RejectsANonPositiveInterval) {
   AccessLogFollowerOptions options;
   options.poll_interval = std::chrono::milliseconds(0);
   EXPECT_THROW(AccessLogFollower(metrics_, "web", log_.string(), options), std::invalid_argument);
+}
+
+void WriteLines(const testing::AppendWriter& writer, int first, int last) {
+  for (int n = first; n <= last; ++n) {
+    writer.Write(NumberedLine(n) + "\n");
+  }
 }
 
 }  // namespace

@@ -15,41 +15,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/process_runner.h"
+#include "tests/unit/log_test_support.h"
 
 namespace nines::collectors {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-// Appends to a log the way nginx does: one descriptor opened with O_APPEND, kept open across
-// renames and deletes until Reopen(), one write() per call.
-class Writer {
- public:
-  explicit Writer(std::filesystem::path path) : path_(std::move(path)) { Reopen(); }
-  ~Writer() { ::close(fd_); }
-  Writer(const Writer&) = delete;
-  Writer& operator=(const Writer&) = delete;
-
-  // What nginx does on SIGUSR1: open the path again (creating it) and write there.
-  void Reopen() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      throw std::system_error(errno, std::generic_category(), "open " + path_.string());
-    }
-  }
-
-  void Write(std::string_view text) const {
-    ASSERT_EQ(::write(fd_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-  }
-
- private:
-  std::filesystem::path path_;
-  int fd_ = -1;
-};
 
 // A clock the test moves by hand, for rotate_wait.
 struct FakeClock {
@@ -96,7 +68,7 @@ TEST_F(LogTailTest, DeliversExactlyTheLinesAppendedAfterStart) {
   EXPECT_THAT(tail.message(), IsEmpty());
   EXPECT_THAT(PollLines(tail), IsEmpty());
 
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("a\nb\n");
   writer.Write("\nc\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("a", "b", "", "c"));
@@ -110,7 +82,7 @@ TEST_F(LogTailTest, DeliversExactlyTheLinesAppendedAfterStart) {
 TEST_F(LogTailTest, KeepsAPartialLineUntilItsNewlineArrives) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("first\nsec");
   EXPECT_THAT(PollLines(tail), ElementsAre("first"));
   // The position stays at the start of the unfinished line, so a resume re-reads it.
@@ -125,7 +97,7 @@ TEST_F(LogTailTest, KeepsAPartialLineUntilItsNewlineArrives) {
 TEST_F(LogTailTest, StartAtEndSkipsTheRestOfAnUnterminatedLastLine) {
   dir_.WriteFile("access.log", "done\nhalf a li");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("ne\nnext\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("next"));
 }
@@ -139,7 +111,7 @@ TEST_F(LogTailTest, StartAtBeginningDeliversWhatIsAlreadyThere) {
 TEST_F(LogTailTest, KeepsCarriageReturnsAsContent) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("a\r\nb\r\n\r\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("a\r", "b\r", "\r"));
 }
@@ -149,7 +121,7 @@ TEST_F(LogTailTest, KeepsCarriageReturnsAsContent) {
 TEST_F(LogTailTest, RenameAndCreateLosesNoLineAndRepeatsNone) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("1\n2\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("1", "2"));
   const std::uint64_t old_inode = InodeOf(log_);
@@ -184,7 +156,7 @@ TEST_F(LogTailTest, RenameWithoutRotateWaitDrainsTheOldFileBeforeSwitching) {
   LogTailOptions options = Options();
   options.rotate_wait = std::chrono::milliseconds(0);
   LogTail tail(log_.string(), options);
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("a\nb\nunterminated");
   std::filesystem::rename(log_, dir_.path() / "access.log.1");
   writer.Reopen();
@@ -198,7 +170,7 @@ TEST_F(LogTailTest, RenameWithoutRotateWaitDrainsTheOldFileBeforeSwitching) {
 TEST_F(LogTailTest, RenameBeforeTheNewFileExistsWaitsForIt) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("a\n");
   std::filesystem::rename(log_, dir_.path() / "access.log.1");
   EXPECT_THAT(PollLines(tail), ElementsAre("a"));
@@ -216,7 +188,7 @@ TEST_F(LogTailTest, RenameBeforeTheNewFileExistsWaitsForIt) {
 TEST_F(LogTailTest, AFileRenamedBackIsFollowedWhereItWas) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("a\n");
   const std::filesystem::path moved = dir_.path() / "access.log.tmp";
   std::filesystem::rename(log_, moved);
@@ -234,7 +206,7 @@ TEST_F(LogTailTest, AFileRenamedBackIsFollowedWhereItWas) {
 TEST_F(LogTailTest, CopyTruncateRestartsAtTheStartOfTheSameFile) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("one\ntwo\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("one", "two"));
   const std::uint64_t inode = InodeOf(log_);
@@ -255,7 +227,7 @@ TEST_F(LogTailTest, CopyTruncateRestartsAtTheStartOfTheSameFile) {
 TEST_F(LogTailTest, CopyTruncateLeavesUnreadLinesToTheCopy) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("one\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("one"));
   writer.Write("two\n");
@@ -269,7 +241,7 @@ TEST_F(LogTailTest, CopyTruncateLeavesUnreadLinesToTheCopy) {
 TEST_F(LogTailTest, CopyTruncateToEmptyThenNewLines) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("aaaaaaaaaa\npart");
   EXPECT_THAT(PollLines(tail), ElementsAre("aaaaaaaaaa"));
   std::filesystem::resize_file(log_, 0);
@@ -283,7 +255,7 @@ TEST_F(LogTailTest, DeleteAndRecreateDrainsTheOldFileThenFollowsTheNewOne) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
   {
-    Writer writer(log_);
+    testing::AppendWriter writer(log_);
     writer.Write("a\n");
     EXPECT_THAT(PollLines(tail), ElementsAre("a"));
     writer.Write("b\n");
@@ -295,7 +267,7 @@ TEST_F(LogTailTest, DeleteAndRecreateDrainsTheOldFileThenFollowsTheNewOne) {
     writer.Write("d\n");
     EXPECT_THAT(PollLines(tail), ElementsAre("d"));
   }
-  Writer writer(log_);  // the file appears again: a new inode, read from 0
+  testing::AppendWriter writer(log_);  // the file appears again: a new inode, read from 0
   writer.Write("e\nf\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("e", "f"));
   EXPECT_EQ(tail.state(), LogTailState::kFollowing);
@@ -311,7 +283,7 @@ TEST_F(LogTailTest, DeleteAndRecreateDrainsTheOldFileThenFollowsTheNewOne) {
 TEST_F(LogTailTest, RepeatedRotationsKeepEveryLineOnce) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   std::vector<std::string> got;
   std::vector<std::string> want;
   for (int generation = 0; generation < 5; ++generation) {
@@ -393,7 +365,7 @@ TEST_F(LogTailTest, ReportsPermissionDenied) {
   EXPECT_EQ(tail.Poll([](std::string_view) {}).state, LogTailState::kError);
 
   std::filesystem::permissions(log_, std::filesystem::perms::owner_write);
-  Writer(log_).Write("new\n");  // written while still unreadable
+  testing::AppendWriter(log_).Write("new\n");  // written while still unreadable
   std::filesystem::permissions(log_, std::filesystem::perms::owner_read);
   // Starting at the end applies to the file as it was at construction: "secret" is old,
   // "new" was appended later.
@@ -407,7 +379,7 @@ TEST_F(LogTailTest, SkipsAndCountsOversizeLines) {
   LogTailOptions options = Options();
   options.max_line_bytes = 8;
   LogTail tail(log_.string(), options);
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("12345678\n123456789\nok\n");
   EXPECT_THAT(PollLines(tail), ElementsAre("12345678", "ok"));
   EXPECT_EQ(tail.stats().oversize_lines, 1U);
@@ -428,7 +400,7 @@ TEST_F(LogTailTest, SkipsAndCountsOversizeLines) {
 TEST_F(LogTailTest, SkipsALineLongerThan64KiBSpanningReads) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   const std::string longest(std::size_t{64} * 1024, 'x');
   writer.Write("before\n" + std::string(std::size_t{200} * 1024, 'y') + "\n" + longest +
                "\nafter\n");
@@ -445,14 +417,14 @@ TEST_F(LogTailTest, ResumesExactlyAtASavedPositionInTheSameFile) {
   LogPosition saved;
   {
     LogTail tail(log_.string(), Options());
-    Writer writer(log_);
+    testing::AppendWriter writer(log_);
     writer.Write("a\nb\nhal");
     EXPECT_THAT(PollLines(tail), ElementsAre("a", "b"));
     saved = tail.Position();
   }
   EXPECT_EQ(saved.inode, InodeOf(log_));
   EXPECT_EQ(saved.offset, 4U);
-  Writer(log_).Write("f\nc\n");
+  testing::AppendWriter(log_).Write("f\nc\n");
   LogTailOptions options = Options(LogStart::kAtPosition);
   options.position = saved;
   LogTail resumed(log_.string(), options);
@@ -500,7 +472,7 @@ TEST_F(LogTailTest, ResumingMidLineSkipsToTheNextLine) {
 TEST_F(LogTailTest, AThrowingCallbackLosesNoOtherLine) {
   dir_.WriteFile("access.log", "");
   LogTail tail(log_.string(), Options());
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("a\nboom\nc\nd\n");
   std::vector<std::string> lines;
   const auto on_line = [&lines](std::string_view line) {
@@ -519,7 +491,7 @@ TEST_F(LogTailTest, StopsAtTheReadBudgetAndReportsMore) {
   LogTailOptions options = Options();
   options.max_bytes_per_poll = 4;
   LogTail tail(log_.string(), options);
-  Writer writer(log_);
+  testing::AppendWriter writer(log_);
   writer.Write("ab\ncd\nef\n");
   std::vector<std::string> lines;
   const auto on_line = [&lines](std::string_view line) { lines.emplace_back(line); };

@@ -22,6 +22,7 @@
 
 #include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
+#include "tests/unit/log_test_support.h"
 
 namespace nines::collectors {
 namespace {
@@ -271,69 +272,6 @@ void ExpectDown(const std::vector<prometheus::MetricFamily>& families, std::stri
   }
 }
 
-// Records what the collector logs, at every level, while it lives.
-class LogCapture {
- public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
-        previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-    logger->set_level(spdlog::level::trace);
-    sink_->set_pattern("%l %v");
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  /// The lines logged so far as "<level> <message>".
-  std::vector<std::string> Lines() const { return sink_->last_formatted(); }
-
-  /// How many lines start with `level` followed by a space.
-  std::size_t Count(std::string_view level) const {
-    const std::vector<std::string> lines = Lines();
-    return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& l) {
-      return l.starts_with(std::string(level) + " ");
-    }));
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
-// A TCP listener on 127.0.0.1 that never accepts: connections complete in the kernel's
-// backlog and then hear nothing.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    // The sockets API takes every address family through a generic sockaddr.
-    auto* generic = reinterpret_cast<sockaddr*>(&address);
-    if (fd_ >= 0 && ::bind(fd_, generic, length) == 0 && ::listen(fd_, 16) == 0 &&
-        ::getsockname(fd_, generic, &length) == 0) {
-      port_ = ntohs(address.sin_port);
-    }
-  }
-  ~SilentListener() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  SilentListener(const SilentListener&) = delete;
-  SilentListener& operator=(const SilentListener&) = delete;
-
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 // Answers one connection on 127.0.0.1 with a canned response, then closes it: for
 // answers nginx cannot give, such as a body without Content-Length. Gives up waiting for a
 // client after five seconds.
@@ -544,7 +482,7 @@ TEST_F(NginxStatusCollectorTest, UnixSocketForms) {
 }
 
 TEST_F(NginxStatusCollectorTest, FailuresLeaveOnlyNginxUpZero) {
-  const SilentListener silent;
+  const testing::SilentListener silent;
   ASSERT_NE(silent.port(), 0);
   const int refused_port = testing::FreePort();
   ASSERT_NE(refused_port, 0);
@@ -562,7 +500,7 @@ TEST_F(NginxStatusCollectorTest, FailuresLeaveOnlyNginxUpZero) {
       {"bad-address", "ftp://127.0.0.1/stub_status"},
       {"redirected", Url("/moved")},
   });
-  LogCapture log;
+  testing::LogCapture log;
   const auto start = std::chrono::steady_clock::now();
   const std::vector<prometheus::MetricFamily> families = collector.Collect();
   const auto took = std::chrono::steady_clock::now() - start;
@@ -612,7 +550,7 @@ TEST_F(NginxStatusCollectorTest, OneWarningPerFailureEpisode) {
   };
   NginxStatusCollector collector;
   collector.SetServers(servers);
-  LogCapture log;
+  testing::LogCapture log;
   for (int i = 0; i < 3; ++i) {
     ExpectDown(collector.Collect(), "down");
   }
@@ -646,7 +584,7 @@ TEST(NginxStatusRecoveryTest, InfoWhenAServerComesBack) {
   }
   NginxStatusCollector collector;
   collector.SetServers({{"late", "unix:" + socket + ":/stub_status"}});
-  LogCapture log;
+  testing::LogCapture log;
   ExpectDown(collector.Collect(), "late");
   ASSERT_EQ(log.Count("warning"), 1U);
   EXPECT_THAT(log.Lines().back(), HasSubstr("unix:" + socket + ":/stub_status"));
@@ -725,7 +663,7 @@ TEST(NginxStatusBodyTest, EndlessBodyWithoutLengthStopsAtTheLimit) {
   ASSERT_NE(server.port(), 0);
   NginxStatusCollector collector;
   collector.SetServers({{"raw", "http://127.0.0.1:" + std::to_string(server.port()) + "/"}});
-  LogCapture log;
+  testing::LogCapture log;
   ExpectDown(collector.Collect(), "raw");
   ASSERT_EQ(log.Count("warning"), 1U);
   EXPECT_THAT(log.Lines().back(), HasSubstr("the page is larger than 65536 bytes"));

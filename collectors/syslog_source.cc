@@ -53,7 +53,7 @@ bool IsTimestamp(std::string_view s) {
   if (!month || !(s[4] == ' ' || IsDigit(s[4])) || !IsDigit(s[5])) {
     return false;
   }
-  for (std::size_t i : {7, 8, 10, 11, 13, 14}) {
+  for (std::size_t i : {7U, 8U, 10U, 11U, 13U, 14U}) {
     if (!IsDigit(s[i])) {
       return false;
     }

@@ -178,8 +178,8 @@ struct AccessLog {
   std::vector<double> buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   /// Statuses counted by their exact code; any other by its class (`4xx`), so the
   /// `status` label stays bounded.
-  std::vector<int> status_codes = {200, 201, 204, 206, 301, 302, 304, 400, 401,
-                                   403, 404, 405, 408, 409, 429, 499, 500, 502, 503, 504};
+  std::vector<int> status_codes = {200, 201, 204, 206, 301, 302, 304, 400, 401, 403,
+                                   404, 405, 408, 409, 429, 499, 500, 502, 503, 504};
   /// `format` compiled at load; never null in a loaded config.
   std::shared_ptr<const collectors::LogFormat> compiled;
 };

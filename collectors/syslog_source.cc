@@ -187,7 +187,12 @@ std::string FormatEndpoint(const sockaddr_storage& storage, std::uint16_t* port)
     std::memcpy(&in6, &storage, sizeof(in6));
     ::inet_ntop(AF_INET6, &in6.sin6_addr, host.data(), static_cast<socklen_t>(host.size()));
     *port = ntohs(in6.sin6_port);
-    return "[" + std::string(host.data()) + "]:" + std::to_string(*port);
+    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+    std::string endpoint = "[";
+    endpoint += host.data();
+    endpoint += "]:";
+    endpoint += std::to_string(*port);
+    return endpoint;
   }
   sockaddr_in in{};
   std::memcpy(&in, &storage, sizeof(in));

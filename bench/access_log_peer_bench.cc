@@ -42,24 +42,6 @@ histogram request_duration_seconds buckets 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 }
 )";
 
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int index = 3; index <= 15 && fields >> field; ++index) {
-    if (index >= 14) {
-      ticks += std::stod(field);
-    }
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // N lines of the default format (combined + $request_time $upstream_response_time), varied.
 std::string Lines(int count) {
   const char* paths[] = {"/", "/api/v1/items?id=42", "/static/app.js", "/login", "/health"};
@@ -79,15 +61,6 @@ std::string Lines(int count) {
   return text;
 }
 
-double Sum(const std::string& page, const std::string& name) {
-  double total = 0;
-  auto families = nines::testing::ParseExposition(page);
-  for (const auto& [key, sample] : families[name].samples) {
-    total += sample.value;
-  }
-  return total;
-}
-
 struct Figures {
   double seconds = 0;
   double cpu = 0;
@@ -98,7 +71,7 @@ struct Figures {
 Figures Measure(pid_t pid, const std::filesystem::path& log, const std::string& text, int lines,
                 const std::function<double()>& count) {
   Figures figures;
-  double cpu_before = CpuSeconds(pid);
+  double cpu_before = nines::testing::CpuSeconds(pid);
   auto start = std::chrono::steady_clock::now();
   {
     std::ofstream out(log, std::ios::app | std::ios::binary);
@@ -112,7 +85,7 @@ Figures Measure(pid_t pid, const std::filesystem::path& log, const std::string& 
     std::this_thread::sleep_for(20ms);
   }
   figures.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  figures.cpu = CpuSeconds(pid) - cpu_before;
+  figures.cpu = nines::testing::CpuSeconds(pid) - cpu_before;
   return figures;
 }
 
@@ -141,7 +114,8 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(500ms);  // the follower has opened the file
   Figures ours = Measure(daemon->Child().pid(), nines_log, text, lines, [&] {
-    return Sum(Fetch("GET", daemon->Url("/metrics")).body, "nines_log_lines_total");
+    return nines::testing::SumOfFamily(Fetch("GET", daemon->Url("/metrics")).body,
+                                       "nines_log_lines_total");
   });
   daemon.reset();
 
@@ -168,7 +142,8 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(500ms);
   Figures theirs = Measure(mtail->process().pid(), mtail_log, text, lines, [&] {
-    return Sum(Fetch("GET", mtail->Url("/metrics"), {}, {.timeout = 10s}).body, "requests_total");
+    return nines::testing::SumOfFamily(
+        Fetch("GET", mtail->Url("/metrics"), {}, {.timeout = 10s}).body, "requests_total");
   });
 
   auto rate = [](const Figures& f) { return f.counted / f.seconds; };

@@ -34,26 +34,6 @@ using nines::testing::Daemon;
 using nines::testing::Fetch;
 using nines::testing::Nginx;
 
-// User plus system CPU seconds of a process, from /proc/PID/stat.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  // Fields 3.. follow the command; utime and stime are fields 14 and 15.
-  for (int index = 3; index <= 15 && fields >> field; ++index) {
-    if (index >= 14) {
-      ticks += std::stod(field);
-    }
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // The pid of the process listening behind `url`'s port is not known for blackbox, which
 // is started by the Peer helper: find it by its command line instead.
 pid_t PidOf(const std::string& needle) {
@@ -118,15 +98,6 @@ double Quantile(double q, const Histogram& before, const Histogram& after) {
     below = cumulative;
   }
   return lower;
-}
-
-double Sum(const std::string& page, const std::string& name) {
-  double total = 0;
-  auto families = nines::testing::ParseExposition(page);
-  for (const auto& [key, sample] : families[name].samples) {
-    total += sample.value;
-  }
-  return total;
 }
 
 // Sends `rate` GET requests a second to `url_for(i)` for `duration`, evenly paced, from an
@@ -200,19 +171,20 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(3s);  // every probe has run at least twice
   std::string before = Fetch("GET", daemon->Url("/metrics")).body;
-  double cpu_before = CpuSeconds(daemon->Child().pid());
+  double cpu_before = nines::testing::CpuSeconds(daemon->Child().pid());
   auto wall_before = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  double cpu_after = CpuSeconds(daemon->Child().pid());
+  double cpu_after = nines::testing::CpuSeconds(daemon->Child().pid());
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
   std::string after = Fetch("GET", daemon->Url("/metrics")).body;
 
-  double runs = Sum(after, "nines_probe_runs_total") - Sum(before, "nines_probe_runs_total");
-  double failures =
-      Sum(after, "nines_probe_failures_total") - Sum(before, "nines_probe_failures_total");
-  double skipped =
-      Sum(after, "nines_probe_skipped_total") - Sum(before, "nines_probe_skipped_total");
+  double runs = nines::testing::SumOfFamily(after, "nines_probe_runs_total") -
+                nines::testing::SumOfFamily(before, "nines_probe_runs_total");
+  double failures = nines::testing::SumOfFamily(after, "nines_probe_failures_total") -
+                    nines::testing::SumOfFamily(before, "nines_probe_failures_total");
+  double skipped = nines::testing::SumOfFamily(after, "nines_probe_skipped_total") -
+                   nines::testing::SumOfFamily(before, "nines_probe_skipped_total");
   Histogram delay_before = ReadHistogram(before, "nines_probe_scheduling_delay_seconds");
   Histogram delay_after = ReadHistogram(after, "nines_probe_scheduling_delay_seconds");
   double p50 = Quantile(0.5, delay_before, delay_after);
@@ -227,13 +199,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   pid_t blackbox_pid = PidOf("blackbox.yml");
-  double blackbox_cpu_before = CpuSeconds(blackbox_pid);
+  double blackbox_cpu_before = nines::testing::CpuSeconds(blackbox_pid);
   auto blackbox_wall_before = std::chrono::steady_clock::now();
   int answered = DriveProbes(probes, std::chrono::seconds(seconds), [&](int i) {
     return blackbox->Url("/probe?module=http_2xx&target=" +
                          nginx->Url("/?probe=" + std::to_string(i % probes)));
   });
-  double blackbox_cpu = CpuSeconds(blackbox_pid) - blackbox_cpu_before;
+  double blackbox_cpu = nines::testing::CpuSeconds(blackbox_pid) - blackbox_cpu_before;
   double blackbox_wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - blackbox_wall_before)
           .count();

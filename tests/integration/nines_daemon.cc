@@ -224,4 +224,13 @@ std::map<std::string, Family> ParseExposition(std::string_view page) {
   return families;
 }
 
+double SumOfFamily(std::string_view page, const std::string& name) {
+  double total = 0;
+  std::map<std::string, Family> families = ParseExposition(page);
+  for (const auto& [key, sample] : families[name].samples) {
+    total += sample.value;
+  }
+  return total;
+}
+
 }  // namespace nines::testing

@@ -70,4 +70,8 @@ struct Family {
 /// add a test failure.
 std::map<std::string, Family> ParseExposition(std::string_view page);
 
+/// The sum of every sample of family `name` on `page` (0 when it has none), e.g. a counter
+/// over all its label sets.
+double SumOfFamily(std::string_view page, const std::string& name);
+
 }  // namespace nines::testing

@@ -136,6 +136,10 @@ class Process {
   std::optional<ExitStatus> exit_status_;
 };
 
+/// User plus system CPU seconds a process has used, from /proc/PID/stat; 0 when the
+/// process is gone.
+double CpuSeconds(pid_t pid);
+
 /// The result of RunToExit.
 struct RunResult {
   std::optional<ExitStatus> status;  ///< nullopt when the child did not end in time.

@@ -294,6 +294,7 @@ void AccessLogMetrics::SetServers(std::vector<AccessLogSettings> servers) {
 void AccessLogMetrics::RecordLines(const std::string& server,
                                    std::span<const std::string_view> lines) {
   std::vector<PendingLog> logs;
+  std::vector<Request> requests;
   {
     std::lock_guard lock(mutex_);
     const auto it = servers_.find(server);
@@ -301,11 +302,17 @@ void AccessLogMetrics::RecordLines(const std::string& server,
       return;
     }
     ServerState& state = *it->second;
+    if (observer_) {
+      requests.reserve(lines.size());
+    }
     LogRecord record;
     for (const std::string_view line : lines) {
       ++state.lines;
       if (state.format->Parse(line, &record, nullptr)) {
         state.Count(record);
+        if (observer_) {
+          requests.push_back({record.status, record.request_time});
+        }
         continue;
       }
       // Failures are rare: the message is made (by parsing again) only when it is logged.
@@ -322,6 +329,14 @@ void AccessLogMetrics::RecordLines(const std::string& server,
     }
   }
   Flush(logs);
+  if (observer_ && !requests.empty()) {
+    observer_(server, requests);
+  }
+}
+
+void AccessLogMetrics::SetRequestObserver(RequestObserver observer) {
+  std::lock_guard lock(mutex_);
+  observer_ = std::move(observer);
 }
 
 void AccessLogMetrics::RecordOversizeLines(const std::string& server, std::uint64_t count,
@@ -480,6 +495,7 @@ void AccessLogFollower::Run() {
 }
 
 bool AccessLogFollower::ReadOnce() {
+  const std::shared_lock ingest = metrics_.LockIngest();
   // The views LogTail hands out die with each callback: lines are copied into one buffer
   // and handed over in batches.
   std::string buffer;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -93,6 +94,16 @@ struct AccessLogSourceStatus {
 /// Thread safe: every method takes one internal mutex, once per call.
 class AccessLogMetrics : public prometheus::Collectable {
  public:
+  /// What an SLO reads from one request line.
+  struct Request {
+    int status = 0;
+    std::optional<double> request_time;  // seconds; nullopt when the line has none
+  };
+  /// Receives the requests of each batch of `server`'s lines that parsed, in log order,
+  /// after the batch is counted (outside the lock).
+  using RequestObserver =
+      std::function<void(const std::string& server, std::span<const Request> requests)>;
+
   /// The clock that rate-limits parse-error warnings.
   using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
@@ -115,6 +126,21 @@ class AccessLogMetrics : public prometheus::Collectable {
   /// lock for the whole batch: callers keep batches to a few thousand lines.
   void RecordLines(const std::string& server, std::span<const std::string_view> lines);
 
+  /// Sets the observer of parsed requests (the SLO engine); call before lines arrive.
+  void SetRequestObserver(RequestObserver observer);
+
+  /// Held (shared) by a file reader from reading lines until its position is updated, so
+  /// that PauseIngest() sees every file's position agree with what was counted.
+  std::shared_lock<std::shared_mutex> LockIngest() const {
+    return std::shared_lock(ingest_mutex_);
+  }
+  /// Waits for the file readers' reads in progress and holds new ones off while the
+  /// returned lock lives: the state store saves read positions and SLO windows under it,
+  /// so a restart neither loses nor repeats lines in the windows.
+  std::unique_lock<std::shared_mutex> PauseIngest() const {
+    return std::unique_lock(ingest_mutex_);
+  }
+
   /// Counts `count` lines of `server` that its reader skipped unread because they are
   /// longer than `max_bytes`: as lines and as parse errors, logged like them.
   void RecordOversizeLines(const std::string& server, std::uint64_t count, std::size_t max_bytes);
@@ -134,6 +160,8 @@ class AccessLogMetrics : public prometheus::Collectable {
   struct ServerState;
 
   SteadyClock now_;
+  RequestObserver observer_;
+  mutable std::shared_mutex ingest_mutex_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<ServerState>, std::less<>> servers_;
 };

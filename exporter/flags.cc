@@ -26,6 +26,7 @@ struct RawFlags {
   bool version = false;
   bool disable_defaults = false;
   std::string mount_timeout = "5s";
+  std::string save_interval = "1m";
   std::map<std::string, bool, std::less<>> enable;   // --collector.<name>
   std::map<std::string, bool, std::less<>> disable;  // --no-collector.<name>
 };
@@ -61,6 +62,12 @@ po::options_description Describe(Flags* flags, RawFlags* raw) {
          ->value_name("N"),
      "The most continuous probe runs in flight at once; a due probe over the cap waits, "
      "and is counted in nines_probe_skipped_total if its next run comes first.")
+    ("storage.path", po::value(&flags->storage_path)->value_name("DIR"),
+     "Directory where availability and SLO windows and access-log read positions are saved, "
+     "so they survive restarts. Without it nothing is saved.")
+    ("storage.save-interval",
+     po::value(&raw->save_interval)->default_value(raw->save_interval)->value_name("DURATION"),
+     "How often the state is saved (and at shutdown): at most this much is lost on a crash.")
     ("log.level", po::value(&flags->log_level)->default_value(flags->log_level)
          ->value_name("LEVEL"),
      "Only log messages with the given severity or above: debug, info, warn, error.")
@@ -198,6 +205,13 @@ FlagsResult ParseFlags(const std::vector<std::string>& args) {
                 std::to_string(flags.probe_max_in_flight) + ")");
   }
   std::string why;
+  auto save_interval = config::ParseDuration(raw.save_interval, &why);
+  if (!save_interval || *save_interval < std::chrono::seconds(1)) {
+    return fail("--storage.save-interval: must be a duration of at least 1s like 1m (got \"" +
+                raw.save_interval + "\")");
+  }
+  result.flags.storage_save_interval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*save_interval);
   auto timeout = config::ParseDuration(raw.mount_timeout, &why);
   if (!timeout || *timeout <= config::Duration::zero()) {
     return fail(

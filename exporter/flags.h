@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct Flags {
   int max_connections = 16;
   /// The most continuous probe runs in flight at once (`--probe.max-in-flight`).
   int probe_max_in_flight = 256;
+  /// `--storage.path`: where state is saved; "" = nowhere.
+  std::string storage_path;
+  std::chrono::milliseconds storage_save_interval = std::chrono::minutes(1);
   std::string log_level = "info";
   std::string log_format = "logfmt";
   /// `--path.*` and `--collector.<name>.*` option flags.

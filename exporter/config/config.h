@@ -196,6 +196,10 @@ struct Sli {
   std::string probe;                          // a probe name, or ""
   std::string access_log;                     // an nginx name, or ""
   std::optional<Duration> latency_threshold;  // set: a latency SLI
+  /// Access-log SLIs only: statuses that count as bad although below 500 (e.g. 429), and
+  /// statuses that are not events at all (e.g. 499, a client that gave up).
+  std::vector<int> bad_status_codes;
+  std::vector<int> ignore_status_codes;
 };
 
 /// One service level objective (`slos:` entry).

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -240,6 +241,77 @@ void DecodeNginx(MapReader& top, Config* config) {
   }
 }
 
+const Nginx* FindNginx(const Config& config, std::string_view name) {
+  auto it = std::find_if(config.nginx.begin(), config.nginx.end(),
+                         [&](const Nginx& n) { return n.name == name; });
+  return it == config.nginx.end() ? nullptr : &*it;
+}
+
+bool HasRequestTime(std::string_view format) {
+  for (std::size_t at = format.find("request_time"); at != std::string_view::npos;
+       at = format.find("request_time", at + 1)) {
+    bool plain = at > 0 && format[at - 1] == '$';
+    bool braced = at > 1 && format.substr(at - 2, 2) == "${";
+    std::size_t end = at + std::string_view("request_time").size();
+    bool ends_name = end == format.size() || !(std::isalnum(static_cast<unsigned char>(format[end])) ||
+                                               format[end] == '_');
+    if ((plain && ends_name) || (braced && end < format.size() && format[end] == '}')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// `bad_status_codes` and `ignore_status_codes` of an access-log SLI.
+void DecodeSliStatusCodes(MapReader& sli, bool has_log, Sli* out) {
+  bool has_bad = GetStatusCodes(sli, "bad_status_codes", &out->bad_status_codes);
+  bool has_ignore = GetStatusCodes(sli, "ignore_status_codes", &out->ignore_status_codes);
+  if (!has_log) {
+    if (has_bad) {
+      sli.Invalid("bad_status_codes", "applies only to an access_log SLI");
+    }
+    if (has_ignore) {
+      sli.Invalid("ignore_status_codes", "applies only to an access_log SLI");
+    }
+    return;
+  }
+  for (int code : out->bad_status_codes) {
+    if (std::find(out->ignore_status_codes.begin(), out->ignore_status_codes.end(), code) !=
+        out->ignore_status_codes.end()) {
+      sli.Invalid("ignore_status_codes",
+                  "status " + std::to_string(code) + " is also in bad_status_codes");
+    }
+  }
+}
+
+// Inserts `threshold` into the sorted `buckets` unless it is there already, so a latency
+// SLO's threshold is an exact `le` bound of the histogram it is measured on.
+void AddBucket(std::vector<double>* buckets, Duration threshold) {
+  double bound = std::chrono::duration<double>(threshold).count();
+  auto it = std::lower_bound(buckets->begin(), buckets->end(), bound);
+  if (it == buckets->end() || *it != bound) {
+    buckets->insert(it, bound);
+  }
+}
+
+void AddSloBuckets(Config* config) {
+  for (const Slo& slo : config->slos) {
+    if (!slo.sli.latency_threshold) {
+      continue;
+    }
+    for (Probe& probe : config->probes) {
+      if (probe.name == slo.sli.probe) {
+        AddBucket(&probe.buckets, *slo.sli.latency_threshold);
+      }
+    }
+    for (Nginx& nginx : config->nginx) {
+      if (nginx.name == slo.sli.access_log && nginx.access_log) {
+        AddBucket(&nginx.access_log->buckets, *slo.sli.latency_threshold);
+      }
+    }
+  }
+}
+
 void DecodeSlos(MapReader& top, Config* config) {
   YAML::Node slos_node = top.Find("slos");
   if (!slos_node.IsDefined()) {
@@ -282,17 +354,25 @@ void DecodeSlos(MapReader& top, Config* config) {
         sli.Invalid("probe", "no such probe");
       }
       if (has_log) {
-        auto it = std::find_if(config->nginx.begin(), config->nginx.end(),
-                               [&](const Nginx& n) { return n.name == slo.sli.access_log; });
-        if (it == config->nginx.end()) {
+        const Nginx* nginx = FindNginx(*config, slo.sli.access_log);
+        if (nginx == nullptr) {
           sli.Invalid("access_log", "no such nginx server");
-        } else if (!it->access_log) {
+        } else if (!nginx->access_log) {
           sli.Invalid("access_log", "nginx server has no access_log");
         }
       }
       if (sli.Get("latency_threshold", &slo.sli.latency_threshold) &&
           *slo.sli.latency_threshold <= Duration::zero()) {
         sli.Invalid("latency_threshold", "must be positive");
+      }
+      DecodeSliStatusCodes(sli, has_log, &slo.sli);
+      if (has_log && slo.sli.latency_threshold) {
+        const Nginx* nginx = FindNginx(*config, slo.sli.access_log);
+        if (nginx != nullptr && nginx->access_log && !HasRequestTime(nginx->access_log->format)) {
+          sli.Invalid("latency_threshold",
+                      "the access log format of nginx server \"" + slo.sli.access_log +
+                          "\" has no $request_time to measure latency by");
+        }
       }
       sli.Finish();
     }
@@ -380,6 +460,7 @@ LoadResult LoadConfigText(std::string_view text, const std::string& source) {
   internal::DecodeProbes(top, config.get());
   internal::DecodeNginx(top, config.get());
   internal::DecodeSlos(top, config.get());
+  internal::AddSloBuckets(config.get());
   internal::DecodeProbeEndpoint(top, config.get());
   top.Finish();
   if (!errors.empty()) {

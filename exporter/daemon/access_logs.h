@@ -8,6 +8,7 @@
 #include "collectors/access_log.h"
 #include "collectors/syslog_source.h"
 #include "exporter/config/config.h"
+#include "exporter/state/state_file.h"
 
 namespace nines::daemon {
 
@@ -25,6 +26,14 @@ class AccessLogSources {
   /// far as possible and the caller keeps the previous config.
   std::string Apply(const std::shared_ptr<const config::Config>& config);
 
+  /// Adds a section "log/<server>" per followed file: its path and read position. Call
+  /// under AccessLogMetrics::PauseIngest() to save positions that agree with the counts.
+  void Save(state::Sections& sections) const;
+  /// Sets where file followers resume: a server's saved position applies when its follower
+  /// is first started, if it still follows the same path (so call before the first Apply).
+  /// Sections that do not decode are logged and ignored.
+  void SetResumePositions(const state::Sections& sections);
+
  private:
   struct Source {
     std::string key;  // "file:<path>" or "syslog:<address>": what the reader reads
@@ -35,7 +44,9 @@ class AccessLogSources {
   std::string TryApply(const config::Config& config);
 
   collectors::AccessLogMetrics& metrics_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  // Saved positions by server, each used once.
+  std::map<std::string, std::pair<std::string, collectors::LogPosition>> resume_;
   std::shared_ptr<const config::Config> current_;
   std::map<std::string, Source> sources_;  // by server name
 };

@@ -18,6 +18,8 @@
 #include "exporter/metrics/probe_metrics.h"
 #include "exporter/metrics/self_metrics.h"
 #include "exporter/scheduler/runner.h"
+#include "exporter/slo/slo_engine.h"
+#include "exporter/state/store.h"
 #include "exporter/version.h"
 #include "exporter/web/handlers.h"
 #include "exporter/web/probe_handler.h"
@@ -74,15 +76,53 @@ int Run(const Flags& flags) {
   auto registry = std::make_shared<prometheus::Registry>();
   metrics::SelfMetrics self_metrics(*registry);
   auto probe_metrics = std::make_shared<metrics::ProbeMetrics>();
+  auto slo_engine = std::make_shared<slo::SloEngine>();
+  auto access_log_metrics = std::make_shared<collectors::AccessLogMetrics>();
+  AccessLogSources access_logs(*access_log_metrics);
+  access_log_metrics->SetRequestObserver(
+      [slo_engine](const std::string& server,
+                   std::span<const collectors::AccessLogMetrics::Request> requests) {
+        slo_engine->RecordRequests(server, requests);
+      });
+
+  // Saved state is read before anything runs and restored by the first config applied,
+  // before the first probe result or log line arrives.
+  std::shared_ptr<state::StateStore> store;
+  std::optional<state::Sections> saved;
+  if (!flags.storage_path.empty()) {
+    store = std::make_shared<state::StateStore>(flags.storage_path, flags.storage_save_interval);
+    std::string error;
+    saved = store->Load(&error);
+    if (!saved) {
+      spdlog::error("{}", error);
+      return 1;
+    }
+    access_logs.SetResumePositions(*saved);
+  }
+
   scheduler::ProbeRunner runner(*probe_metrics,
                                 static_cast<std::size_t>(flags.probe_max_in_flight));
+  runner.OnResult([slo_engine](const std::string& probe, const probes::ProbeResult& result) {
+    slo_engine->RecordProbe(probe, result.success, result.duration);
+  });
   runner.Start();
   Reloader reloader(flags.config_file, self_metrics);
+  reloader.OnApply([slo_engine, probe_metrics, &saved](
+                       const std::shared_ptr<const config::Config>& config) {
+    slo_engine->SetSlos(config->slos);
+    if (saved && !saved->empty()) {
+      probe_metrics->SetProbes(config->probes);
+      std::size_t probes = probe_metrics->Restore(*saved);
+      std::size_t slos = slo_engine->Restore(*saved);
+      spdlog::info("restored the windows of {} of {} probes and {} of {} SLOs", probes,
+                   config->probes.size(), slos, config->slos.size());
+    }
+    saved.reset();
+    return std::string();
+  });
   reloader.OnApply([&runner](const std::shared_ptr<const config::Config>& config) {
     return runner.Apply(config);
   });
-  auto access_log_metrics = std::make_shared<collectors::AccessLogMetrics>();
-  AccessLogSources access_logs(*access_log_metrics);
   reloader.OnApply([&access_logs](const std::shared_ptr<const config::Config>& config) {
     return access_logs.Apply(config);
   });
@@ -116,6 +156,10 @@ int Run(const Flags& flags) {
   gatherer.Add(probe_metrics);
   gatherer.Add(nginx_status);
   gatherer.Add(access_log_metrics);
+  gatherer.Add(slo_engine);
+  if (store) {
+    gatherer.Add(store);
+  }
   gatherer.Add(std::make_shared<collectors::ProcessCollector>());
   try {
     gatherer.Add(std::make_shared<collectors::HostCollector>(
@@ -158,6 +202,17 @@ int Run(const Flags& flags) {
       return 1;
     }
   }
+  if (store) {
+    store->AddSaver([probe_metrics](state::Sections& sections) { probe_metrics->Save(sections); });
+    store->AddSaver([&access_logs, access_log_metrics, slo_engine](state::Sections& sections) {
+      // Positions and SLO windows from the same instant: no line counted in the windows is
+      // read again after a restart, and none is skipped.
+      const auto pause = access_log_metrics->PauseIngest();
+      slo_engine->Save(sections);
+      access_logs.Save(sections);
+    });
+    store->Start();
+  }
   ready = true;
 
   sigset_t signals = HandledSignals();
@@ -182,6 +237,9 @@ int Run(const Flags& flags) {
   ready = false;
   server.Stop();
   runner.Stop();
+  if (store) {
+    store->Stop();
+  }
   spdlog::info("stopped");
   return 0;
 }

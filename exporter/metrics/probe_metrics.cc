@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "exporter/slo/window.h"
+#include "exporter/state/store.h"
 
 namespace nines::metrics {
 namespace {
@@ -246,6 +247,23 @@ struct ProbeMetrics::ProbeState {
   slo::WindowSet windows;
 };
 
+namespace {
+
+// The state store's section of a probe, and what its windows measured.
+std::string StateKey(std::string_view name) {
+  std::string key = "probe/";
+  key.append(name);
+  return key;
+}
+
+}  // namespace
+
+std::string ProbeMetrics::StateIdentity(const ProbeState& probe) {
+  std::string identity(probes::ProbeKindName(probe.kind));
+  identity.append(" ").append(probe.target);
+  return identity;
+}
+
 ProbeMetrics::ProbeMetrics(WallClock now)
     : now_(std::move(now)), scheduling_delay_(SchedulingDelayBuckets()) {}
 
@@ -333,6 +351,27 @@ void ProbeMetrics::RecordSkipped(const std::string& probe) {
 void ProbeMetrics::RecordSchedulingDelay(std::chrono::duration<double> delay) {
   std::lock_guard lock(mutex_);
   scheduling_delay_.Observe(std::max(0.0, delay.count()));
+}
+
+void ProbeMetrics::Save(state::Sections& sections) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, probe] : probes_) {
+    state::SaveWindows(sections, StateKey(name), StateIdentity(*probe), probe->windows);
+  }
+}
+
+std::size_t ProbeMetrics::Restore(const state::Sections& sections) {
+  std::lock_guard lock(mutex_);
+  std::size_t restored = 0;
+  for (const auto& [name, probe] : probes_) {
+    std::string what = "probe \"";
+    what.append(name).append("\"");
+    if (state::RestoreWindows(sections, StateKey(name), StateIdentity(*probe), probe->windows,
+                              what)) {
+      ++restored;
+    }
+  }
+  return restored;
 }
 
 std::vector<prometheus::MetricFamily> ProbeMetrics::Collect() const {

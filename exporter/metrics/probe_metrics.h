@@ -16,6 +16,7 @@
 #include "collectors/collector.h"
 #include "collectors/histogram.h"
 #include "exporter/config/config.h"
+#include "exporter/state/state_file.h"
 #include "probes/probe.h"
 
 /// The one place probe results become metrics: blackbox_exporter's gauges (for `/probe`
@@ -111,11 +112,20 @@ class ProbeMetrics : public prometheus::Collectable {
   /// delay counts as 0.
   void RecordSchedulingDelay(std::chrono::duration<double> delay);
 
+  /// Adds a section "probe/<name>" per probe with its kind, target and availability
+  /// windows, for the state store.
+  void Save(state::Sections& sections) const;
+  /// Restores the availability windows of every configured probe that has a section of the
+  /// same kind and target (a probe retargeted since the save starts empty); logs a section
+  /// that cannot be decoded. Returns how many probes were restored.
+  std::size_t Restore(const state::Sections& sections);
+
   /// Every family above, sorted by name; series within a family in probe name order.
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   struct ProbeState;
+  static std::string StateIdentity(const ProbeState& probe);
 
   WallClock now_;
   mutable std::mutex mutex_;

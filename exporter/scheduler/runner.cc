@@ -109,6 +109,9 @@ void ProbeRunner::StartRun(const DueRun& run) {
                     probes::FailureReasonName(result.reason), result.detail);
     }
     metrics_.Record(name, result);
+    if (observer_) {
+      observer_(name, result);
+    }
     // A run finishing frees a slot for a probe held back by the in-flight cap.
     ArmTimer();
   });

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,12 @@ class ProbeRunner {
   ProbeRunner(const ProbeRunner&) = delete;
   ProbeRunner& operator=(const ProbeRunner&) = delete;
 
+  /// Called on the loop thread with each continuous run's result, after ProbeMetrics has
+  /// it (the SLO engine listens here).
+  using ResultObserver = std::function<void(const std::string& probe, const probes::ProbeResult&)>;
+  /// Sets the result observer; call before Start().
+  void OnResult(ResultObserver observer) { observer_ = std::move(observer); }
+
   /// Starts the loop thread.
   void Start();
   /// Stops and joins the loop thread. Idempotent.
@@ -55,6 +62,7 @@ class ProbeRunner {
   void ArmTimer();
 
   metrics::ProbeMetrics& metrics_;
+  ResultObserver observer_;
   probes::EventLoop loop_;
   probes::ProbeEngine engine_{loop_};
   Schedule schedule_;

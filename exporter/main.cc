@@ -8,11 +8,15 @@
 #include "exporter/daemon/daemon.h"
 #include "exporter/flags.h"
 #include "exporter/logging.h"
+#include "exporter/rules_command.h"
 #include "exporter/version.h"
 
 int main(int argc, char** argv) {
-  nines::daemon::BlockSignals();
   std::vector<std::string> args(argv, argv + argc);
+  if (args.size() > 1 && args[1] == "rules") {
+    return nines::RunRulesCommand({args.begin() + 2, args.end()});
+  }
+  nines::daemon::BlockSignals();
   nines::FlagsResult parsed = nines::ParseFlags(args);
   switch (parsed.action) {
     case nines::FlagsResult::Action::kHelp:

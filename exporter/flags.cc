@@ -163,6 +163,9 @@ FlagsResult ParseFlags(const std::vector<std::string>& args) {
     text << "usage: nines [<flags>]\n\n"
          << "A Prometheus exporter that probes services continuously and measures their "
             "availability, latency and SLOs.\n\n"
+         << "Commands:\n"
+         << "  nines rules --config.file=PATH   print Prometheus rules for the configured SLOs "
+            "(nines rules --help)\n\n"
          << options;
     result.action = FlagsResult::Action::kHelp;
     result.message = text.str();

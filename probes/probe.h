@@ -67,6 +67,29 @@ struct CertificateInfo {
   std::string subject_alternative;  // DNS and IP SANs joined by ","
 };
 
+/// What a DNS run found, as blackbox_exporter's probe_dns_* gauges report it.
+struct DnsFacts {
+  std::string rcode;  // "NOERROR", "NXDOMAIN", ... of the response; "" without one
+  int answer_rrs = 0;
+  int authority_rrs = 0;
+  int additional_rrs = 0;
+  /// The SOA serial, when the answer (else the authority) section has an SOA record.
+  std::optional<std::uint32_t> serial;
+  /// Whether a response arrived and its rcode is one of valid_rcodes (blackbox's
+  /// probe_dns_query_succeeded).
+  bool query_succeeded = false;
+};
+
+/// What an ICMP run measured over its echo requests.
+struct IcmpFacts {
+  int packets_sent = 0;
+  int packets_received = 0;
+  /// The round-trip time of each reply, in the order the requests were sent.
+  std::vector<double> rtt_seconds;
+  /// The IP TTL / hop limit of the last reply, when the socket reported it.
+  std::optional<int> reply_hop_limit;
+};
+
 /// The outcome of one probe run: plain data, no metrics. One place (the probe metrics)
 /// turns it into series, so the same probe code serves the scheduler and `/probe`.
 struct ProbeResult {
@@ -105,6 +128,10 @@ struct ProbeResult {
   /// probe_ssl_last_chain_expiry_timestamp_seconds); absent when nothing was verified.
   std::optional<double> last_chain_expiry_seconds;
   std::optional<CertificateInfo> leaf;
+
+  /// DNS and ICMP facts; absent for the other kinds.
+  std::optional<DnsFacts> dns;
+  std::optional<IcmpFacts> icmp;
 
   /// What the run did, step by step, for `/probe?debug=true`. Never holds secrets.
   std::vector<std::string> log;

@@ -1,0 +1,1 @@
+// The ICMP prober (probes/icmp.h).

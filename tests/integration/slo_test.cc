@@ -122,7 +122,7 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
   // The rules, as a user generates them.
   Process rules({.argv = {NINES_BINARY, "rules", "--config.file=" + daemon->ConfigPath().string()}});
   auto status = rules.WaitForExit(10s);
-  ASSERT_TRUE(status && status->exited && status->code == 0) << rules.Describe();
+  ASSERT_EQ(status, ExitStatus::Exited(0)) << rules.Describe();
   std::filesystem::path rules_file = dir.WriteFile("slo-rules.yml", rules.Output(Stream::kStdout));
 
   std::filesystem::path prometheus_config = dir.WriteFile(

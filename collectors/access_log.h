@@ -131,9 +131,7 @@ class AccessLogMetrics : public prometheus::Collectable {
 
   /// Held (shared) by a file reader from reading lines until its position is updated, so
   /// that PauseIngest() sees every file's position agree with what was counted.
-  std::shared_lock<std::shared_mutex> LockIngest() const {
-    return std::shared_lock(ingest_mutex_);
-  }
+  std::shared_lock<std::shared_mutex> LockIngest() const { return std::shared_lock(ingest_mutex_); }
   /// Waits for the file readers' reads in progress and holds new ones off while the
   /// returned lock lives: the state store saves read positions and SLO windows under it,
   /// so a restart neither loses nor repeats lines in the windows.

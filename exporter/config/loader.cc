@@ -253,8 +253,8 @@ bool HasRequestTime(std::string_view format) {
     bool plain = at > 0 && format[at - 1] == '$';
     bool braced = at > 1 && format.substr(at - 2, 2) == "${";
     std::size_t end = at + std::string_view("request_time").size();
-    bool ends_name = end == format.size() || !(std::isalnum(static_cast<unsigned char>(format[end])) ||
-                                               format[end] == '_');
+    bool ends_name = end == format.size() ||
+                     !(std::isalnum(static_cast<unsigned char>(format[end])) || format[end] == '_');
     if ((plain && ends_name) || (braced && end < format.size() && format[end] == '}')) {
       return true;
     }
@@ -369,9 +369,9 @@ void DecodeSlos(MapReader& top, Config* config) {
       if (has_log && slo.sli.latency_threshold) {
         const Nginx* nginx = FindNginx(*config, slo.sli.access_log);
         if (nginx != nullptr && nginx->access_log && !HasRequestTime(nginx->access_log->format)) {
-          sli.Invalid("latency_threshold",
-                      "the access log format of nginx server \"" + slo.sli.access_log +
-                          "\" has no $request_time to measure latency by");
+          sli.Invalid("latency_threshold", "the access log format of nginx server \"" +
+                                               slo.sli.access_log +
+                                               "\" has no $request_time to measure latency by");
         }
       }
       sli.Finish();

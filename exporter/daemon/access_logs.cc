@@ -105,13 +105,13 @@ std::string AccessLogSources::TryApply(const config::Config& config) {
         if (auto saved = resume_.find(server); saved != resume_.end()) {
           if (saved->second.first == log->path) {
             options.start_position = saved->second.second;
-            spdlog::info("access log of server \"{}\": resuming {} at byte {}", server,
-                         log->path, saved->second.second.offset);
+            spdlog::info("access log of server \"{}\": resuming {} at byte {}", server, log->path,
+                         saved->second.second.offset);
           }
           resume_.erase(saved);
         }
-        source.follower = std::make_unique<collectors::AccessLogFollower>(metrics_, server,
-                                                                          log->path, options);
+        source.follower =
+            std::make_unique<collectors::AccessLogFollower>(metrics_, server, log->path, options);
       } else {
         source.listener = std::make_unique<collectors::SyslogListener>(
             log->syslog, [this, name = server](std::span<const std::string_view> lines) {

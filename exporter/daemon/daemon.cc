@@ -107,19 +107,19 @@ int Run(const Flags& flags) {
   });
   runner.Start();
   Reloader reloader(flags.config_file, self_metrics);
-  reloader.OnApply([slo_engine, probe_metrics, &saved](
-                       const std::shared_ptr<const config::Config>& config) {
-    slo_engine->SetSlos(config->slos);
-    if (saved && !saved->empty()) {
-      probe_metrics->SetProbes(config->probes);
-      std::size_t probes = probe_metrics->Restore(*saved);
-      std::size_t slos = slo_engine->Restore(*saved);
-      spdlog::info("restored the windows of {} of {} probes and {} of {} SLOs", probes,
-                   config->probes.size(), slos, config->slos.size());
-    }
-    saved.reset();
-    return std::string();
-  });
+  reloader.OnApply(
+      [slo_engine, probe_metrics, &saved](const std::shared_ptr<const config::Config>& config) {
+        slo_engine->SetSlos(config->slos);
+        if (saved && !saved->empty()) {
+          probe_metrics->SetProbes(config->probes);
+          std::size_t probes = probe_metrics->Restore(*saved);
+          std::size_t slos = slo_engine->Restore(*saved);
+          spdlog::info("restored the windows of {} of {} probes and {} of {} SLOs", probes,
+                       config->probes.size(), slos, config->slos.size());
+        }
+        saved.reset();
+        return std::string();
+      });
   reloader.OnApply([&runner](const std::shared_ptr<const config::Config>& config) {
     return runner.Apply(config);
   });

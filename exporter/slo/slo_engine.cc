@@ -276,10 +276,8 @@ std::vector<prometheus::MetricFamily> SloEngine::Collect() const {
     const WindowTotals& period = totals[static_cast<std::size_t>(period_window - specs.begin())];
     sink.Gauge("nines_slo_error_budget_remaining_ratio", kBudgetHelp,
                period.total > 0 ? 1 - burn_rate(period) : 1.0, labels);
-    sink.Counter("nines_slo_errors_total", kErrorsHelp, static_cast<double>(state->errors),
-                 labels);
-    sink.Counter("nines_slo_events_total", kEventsHelp, static_cast<double>(state->events),
-                 labels);
+    sink.Counter("nines_slo_errors_total", kErrorsHelp, static_cast<double>(state->errors), labels);
+    sink.Counter("nines_slo_events_total", kEventsHelp, static_cast<double>(state->events), labels);
     sink.Gauge("nines_slo_objective_ratio", kObjectiveHelp, objective, labels);
     for (std::size_t i = 0; i < specs.size(); ++i) {
       collectors::Labels window_labels = labels;

@@ -70,9 +70,7 @@ bool RestoreWindows(const Sections& sections, const std::string& key, std::strin
 }
 
 StateStore::StateStore(std::filesystem::path directory, std::chrono::milliseconds interval)
-    : directory_(std::move(directory)),
-      file_(directory_ / kStateFileName),
-      interval_(interval) {}
+    : directory_(std::move(directory)), file_(directory_ / kStateFileName), interval_(interval) {}
 
 StateStore::~StateStore() {
   // Stop() is the owner's job (it saves a last time); a thread still running is only joined.
@@ -119,7 +117,9 @@ std::optional<Sections> StateStore::Load(std::string* error) {
 
 void StateStore::AddSaver(Saver saver) { savers_.push_back(std::move(saver)); }
 
-void StateStore::Start() { thread_ = std::thread([this] { Loop(); }); }
+void StateStore::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void StateStore::Loop() {
   std::unique_lock lock(mutex_);
@@ -154,9 +154,9 @@ std::string StateStore::SaveNow() {
     spdlog::error("cannot save state: {}", *error);
     return *error;
   }
-  spdlog::debug("saved state to {} ({} sections) in {:.1f}ms", file_.string(), sections.size(),
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                    .count());
+  spdlog::debug(
+      "saved state to {} ({} sections) in {:.1f}ms", file_.string(), sections.size(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   return "";
 }
 
@@ -183,8 +183,8 @@ std::vector<prometheus::MetricFamily> StateStore::Collect() const {
     sink.Gauge("nines_state_last_save_success_timestamp_seconds",
                "When the state file was last saved successfully, in seconds since the epoch.",
                last_success_seconds_);
-    sink.Gauge("nines_state_last_save_successful", "Whether the last save of the state file worked.",
-               *last_successful_ ? 1 : 0);
+    sink.Gauge("nines_state_last_save_successful",
+               "Whether the last save of the state file worked.", *last_successful_ ? 1 : 0);
   }
   return sink.Take();
 }

@@ -2,6 +2,7 @@
 // and the recorded slo: series agree with nines' own nines_slo_sli_ratio; and the windows
 // and access-log positions kept under --storage.path survive a kill -9.
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -11,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <re2/re2.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,20 +120,22 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
   ASSERT_NE(daemon, nullptr);
 
   // The rules, as a user generates them.
-  Process rules({.argv = {NINES_BINARY, "rules", "--config.file=" + daemon->ConfigPath().string()}});
+  Process rules(
+      {.argv = {NINES_BINARY, "rules", "--config.file=" + daemon->ConfigPath().string()}});
   auto status = rules.WaitForExit(10s);
   ASSERT_EQ(status, ExitStatus::Exited(0)) << rules.Describe();
   std::filesystem::path rules_file = dir.WriteFile("slo-rules.yml", rules.Output(Stream::kStdout));
 
-  std::filesystem::path prometheus_config = dir.WriteFile(
-      "prometheus.yml", "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                        "rule_files: ['" +
-                            rules_file.string() +
-                            "']\n"
-                            "scrape_configs:\n"
-                            "  - job_name: nines\n"
-                            "    static_configs: [{targets: ['127.0.0.1:" +
-                            std::to_string(daemon->port()) + "']}]\n");
+  std::filesystem::path prometheus_config =
+      dir.WriteFile("prometheus.yml",
+                    "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                    "rule_files: ['" +
+                        rules_file.string() +
+                        "']\n"
+                        "scrape_configs:\n"
+                        "  - job_name: nines\n"
+                        "    static_configs: [{targets: ['127.0.0.1:" +
+                        std::to_string(daemon->port()) + "']}]\n");
   auto prometheus = Peer::Start(
       "prometheus",
       [&](int port) {
@@ -162,7 +164,8 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
       10s))
       << page;
   EXPECT_DOUBLE_EQ(Sample(page, "nines_slo_errors_total", {{"slo", "web-errors"}}), 40);
-  const double nines_5m = Sample(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "5m"}});
+  const double nines_5m =
+      Sample(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "5m"}});
   const double nines_30d =
       Sample(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "30d"}});
   EXPECT_DOUBLE_EQ(nines_5m, 0.9);
@@ -172,7 +175,8 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
   std::this_thread::sleep_for(3s);
   const std::string selector = "{sloth_slo=\"web-errors\"}";
   for (const std::string window : {"5m", "30m", "1h", "30d"}) {
-    std::optional<double> recorded = Query(*prometheus, "slo:sli_error:ratio_rate" + window + selector);
+    std::optional<double> recorded =
+        Query(*prometheus, "slo:sli_error:ratio_rate" + window + selector);
     ASSERT_TRUE(recorded) << window;
     EXPECT_NEAR(*recorded, 1 - nines_5m, kTolerance) << window;
   }
@@ -187,8 +191,10 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
               kTolerance / 0.01);
   EXPECT_TRUE(Eventually(
       [&] {
-        return Query(*prometheus, "ALERTS{sloth_slo=\"web-errors\",severity=\"page\"}").has_value() &&
-               Query(*prometheus, "ALERTS{sloth_slo=\"web-errors\",severity=\"ticket\"}").has_value();
+        return Query(*prometheus, "ALERTS{sloth_slo=\"web-errors\",severity=\"page\"}")
+                   .has_value() &&
+               Query(*prometheus, "ALERTS{sloth_slo=\"web-errors\",severity=\"ticket\"}")
+                   .has_value();
       },
       10s))
       << Fetch("GET", prometheus->Url("/api/v1/alerts")).body;
@@ -228,9 +234,16 @@ TEST(SloTest, WindowsAndLogPositionsSurviveKillNine) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(Fetch("GET", nginx->Url("/")).status, 200);
   }
-  ASSERT_TRUE(Eventually([&] { return value("nines_log_lines_total", {{"server", "web"}}) == 5; }, 10s));
-  ASSERT_TRUE(
-      Eventually([&] { return value("nines_slo_events_total", {{"slo", "web-up"}}) >= 5; }, 10s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return value("nines_log_lines_total", {{"server", "web"}}) == 5;
+      },
+      10s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return value("nines_slo_events_total", {{"slo", "web-up"}}) >= 5;
+      },
+      10s));
   // Two save intervals: the state on disk has every line read and several probe runs.
   std::this_thread::sleep_for(2500ms);
   const double runs_before = value("nines_probe_runs_total", {{"probe", "web"}});
@@ -249,13 +262,20 @@ TEST(SloTest, WindowsAndLogPositionsSurviveKillNine) {
   ASSERT_NE(restarted, nullptr);
   daemon = std::move(restarted);
   // The three lines written while nines was down, and not one of the five before.
-  ASSERT_TRUE(Eventually([&] { return value("nines_log_lines_total", {{"server", "web"}}) == 3; }, 10s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return value("nines_log_lines_total", {{"server", "web"}}) == 3;
+      },
+      10s));
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(value("nines_log_lines_total", {{"server", "web"}}), 3);
   // Windows continue: successes from before the kill plus failures since. Without them the
   // ratio would be 0; counters start from 0.
-  ASSERT_TRUE(
-      Eventually([&] { return value("nines_probe_runs_total", {{"probe", "web"}}) >= 3; }, 10s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return value("nines_probe_runs_total", {{"probe", "web"}}) >= 3;
+      },
+      10s));
   const std::string page = Scrape(*daemon);
   const double availability =
       Sample(page, "nines_probe_availability_ratio", {{"probe", "web"}, {"window", "5m"}});

@@ -52,7 +52,7 @@ std::map<std::string, double> Samples(const SloEngine& engine) {
       }
       key += "}";
       double value = family.type == prometheus::MetricType::Counter ? metric.counter.value
-                                                                     : metric.gauge.value;
+                                                                    : metric.gauge.value;
       samples[key] = value;
     }
   }
@@ -134,8 +134,7 @@ TEST(SloEngineTest, CountsAndRatiosOfAProbeSlo) {
   EXPECT_NEAR(samples["nines_slo_burn_rate{slo=web-availability,window=30d}"], 10, 1e-9);
   EXPECT_NEAR(samples["nines_slo_error_budget_remaining_ratio{slo=web-availability}"], -9, 1e-9);
   // The last 5 minutes (300 runs) held 3 failures: the runs at 700, 800 and 900 s.
-  EXPECT_NEAR(samples["nines_slo_sli_ratio{slo=web-availability,window=5m}"], 297.0 / 300,
-              0.01);
+  EXPECT_NEAR(samples["nines_slo_sli_ratio{slo=web-availability,window=5m}"], 297.0 / 300, 0.01);
   EXPECT_EQ(samples.count("nines_slo_sli_ratio{slo=web-availability,window=4w2d}"), 0u);
 }
 
@@ -195,8 +194,8 @@ TEST(SloEngineTest, ReloadKeepsAnSloThatMeasuresTheSameThing) {
   engine.SetSlos({ProbeSlo("kept", "web"), ProbeSlo("retargeted", "web")});
   engine.RecordProbe("web", false, 0s);
   engine.RecordProbe("web", true, 0s);
-  engine.SetSlos({ProbeSlo("kept", "web", 99.5, std::chrono::hours(24 * 28)),
-                  ProbeSlo("retargeted", "api")});
+  engine.SetSlos(
+      {ProbeSlo("kept", "web", 99.5, std::chrono::hours(24 * 28)), ProbeSlo("retargeted", "api")});
   auto samples = Samples(engine);
   EXPECT_EQ(samples["nines_slo_events_total{slo=kept}"], 2);
   EXPECT_EQ(samples["nines_slo_objective_ratio{slo=kept}"], 0.995);
@@ -253,8 +252,8 @@ TEST(SloEngineTest, PageIsValidExposition) {
   engine.SetSlos({ProbeSlo("web \"quoted\"\\", "web")});
   engine.RecordProbe("web", true, 0s);
   std::string page = metrics::RenderText(engine.Collect());
-  EXPECT_THAT(page, ::testing::HasSubstr(
-                        "nines_slo_events_total{slo=\"web \\\"quoted\\\"\\\\\"} 1\n"));
+  EXPECT_THAT(page,
+              ::testing::HasSubstr("nines_slo_events_total{slo=\"web \\\"quoted\\\"\\\\\"} 1\n"));
   EXPECT_THAT(page, ::testing::HasSubstr("# TYPE nines_slo_sli_ratio gauge\n"));
 }
 
@@ -273,7 +272,7 @@ slos:
   - {name: c, objective: 99, sli: {access_log: site, latency_threshold: 250ms}}
   - {name: d, objective: 99, sli: {access_log: site, bad_status_codes: [429], ignore_status_codes: [499]}}
 )",
-                                          "test.yml");
+                                       "test.yml");
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(result.errors);
   EXPECT_THAT(result.config->probes[0].buckets, ::testing::ElementsAre(0.1, 0.3, 0.5));
   EXPECT_THAT(result.config->nginx[0].access_log->buckets, ::testing::ElementsAre(0.1, 0.25, 1));
@@ -295,7 +294,7 @@ slos:
   - {name: b, objective: 99, sli: {access_log: site, latency_threshold: 1s}}
   - {name: c, objective: 99, sli: {access_log: site, bad_status_codes: [429], ignore_status_codes: [429]}}
 )",
-                                          "test.yml");
+                                       "test.yml");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result.errors,
               ::testing::ElementsAre(

@@ -1,7 +1,5 @@
 // Tests of exporter/state/store.h (the periodic, atomic save of the daemon's state) and of
 // the access-log read positions saved through it (exporter/daemon/access_logs.h).
-#include "exporter/state/store.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,6 +14,7 @@
 #include "collectors/access_log.h"
 #include "exporter/config/loader.h"
 #include "exporter/daemon/access_logs.h"
+#include "exporter/state/store.h"
 #include "tests/integration/process_runner.h"
 
 namespace nines::state {

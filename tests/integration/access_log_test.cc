@@ -24,21 +24,8 @@ constexpr std::string_view kCombined =
 
 double Value(const std::map<std::string, Family>& page, const std::string& family,
              const std::map<std::string, std::string>& labels) {
-  auto it = page.find(family);
-  if (it == page.end()) {
-    return -1;
-  }
-  for (const auto& [key, sample] : it->second.samples) {
-    bool match = true;
-    for (const auto& [name, value] : labels) {
-      auto label = sample.labels.find(name);
-      match = match && label != sample.labels.end() && label->second == value;
-    }
-    if (match) {
-      return sample.value;
-    }
-  }
-  return -1;
+  const Sample* sample = FindSample(page, family, labels);
+  return sample == nullptr ? -1 : sample->value;
 }
 
 // Sends `count` GETs of `path` to nginx.

@@ -224,6 +224,25 @@ std::map<std::string, Family> ParseExposition(std::string_view page) {
   return families;
 }
 
+const Sample* FindSample(const std::map<std::string, Family>& page, const std::string& family,
+                         const std::map<std::string, std::string>& labels) {
+  auto it = page.find(family);
+  if (it == page.end()) {
+    return nullptr;
+  }
+  for (const auto& [key, sample] : it->second.samples) {
+    bool match = true;
+    for (const auto& [name, value] : labels) {
+      auto label = sample.labels.find(name);
+      match = match && label != sample.labels.end() && label->second == value;
+    }
+    if (match) {
+      return &sample;
+    }
+  }
+  return nullptr;
+}
+
 double SumOfFamily(std::string_view page, const std::string& name) {
   double total = 0;
   std::map<std::string, Family> families = ParseExposition(page);

@@ -70,6 +70,11 @@ struct Family {
 /// add a test failure.
 std::map<std::string, Family> ParseExposition(std::string_view page);
 
+/// The first sample of `family` on `page` whose labels include every one of `labels` (in
+/// label set order); nullptr when there is none.
+const Sample* FindSample(const std::map<std::string, Family>& page, const std::string& family,
+                         const std::map<std::string, std::string>& labels);
+
 /// The sum of every sample of family `name` on `page` (0 when it has none), e.g. a counter
 /// over all its label sets.
 double SumOfFamily(std::string_view page, const std::string& name);

@@ -88,25 +88,6 @@ std::string NinesConfig(const Nginx& nginx, int silent_port, bool with_missing) 
   return config;
 }
 
-const Sample* Find(const std::map<std::string, Family>& page, const std::string& family,
-                   const std::map<std::string, std::string>& labels) {
-  auto it = page.find(family);
-  if (it == page.end()) {
-    return nullptr;
-  }
-  for (const auto& [key, sample] : it->second.samples) {
-    bool match = true;
-    for (const auto& [name, value] : labels) {
-      auto label = sample.labels.find(name);
-      match = match && label != sample.labels.end() && label->second == value;
-    }
-    if (match) {
-      return &sample;
-    }
-  }
-  return nullptr;
-}
-
 class ProbeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -157,10 +138,10 @@ SilentListener* ProbeTest::silent = nullptr;
 
 TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   auto page = ScrapeUntil([](const auto& p) {
-    const Sample* runs = Find(p, "nines_probe_runs_total", {{"probe", "missing"}});
-    const Sample* up = Find(p, "nines_probe_up", {{"probe", "missing"}});
+    const Sample* runs = FindSample(p, "nines_probe_runs_total", {{"probe", "missing"}});
+    const Sample* up = FindSample(p, "nines_probe_up", {{"probe", "missing"}});
     const Sample* hung =
-        Find(p, "nines_probe_failures_total", {{"probe", "hang"}, {"reason", "timeout"}});
+        FindSample(p, "nines_probe_failures_total", {{"probe", "hang"}, {"reason", "timeout"}});
     return runs != nullptr && runs->value >= 3 && up != nullptr && up->value == 0 &&
            hung != nullptr && hung->value >= 2;
   });
@@ -173,31 +154,31 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   std::map<std::string, std::string> missing = {{"probe", "missing"}, {"kind", "http"}};
 
   for (const auto& labels : {web, port}) {
-    const Sample* success = Find(page, "probe_success", labels);
+    const Sample* success = FindSample(page, "probe_success", labels);
     ASSERT_NE(success, nullptr) << labels.at("probe");
     EXPECT_EQ(success->value, 1) << labels.at("probe");
-    const Sample* up = Find(page, "nines_probe_up", labels);
+    const Sample* up = FindSample(page, "nines_probe_up", labels);
     ASSERT_NE(up, nullptr);
     EXPECT_EQ(up->value, 1);
     auto ratio_labels = labels;
     ratio_labels["window"] = "5m";
-    const Sample* ratio = Find(page, "nines_probe_availability_ratio", ratio_labels);
+    const Sample* ratio = FindSample(page, "nines_probe_availability_ratio", ratio_labels);
     ASSERT_NE(ratio, nullptr);
     EXPECT_EQ(ratio->value, 1);
-    const Sample* uptime = Find(page, "nines_probe_uptime_seconds", labels);
+    const Sample* uptime = FindSample(page, "nines_probe_uptime_seconds", labels);
     ASSERT_NE(uptime, nullptr);
     EXPECT_GT(uptime->value, 0);
   }
   // The redirect was followed and timed in every phase.
-  const Sample* redirects = Find(page, "probe_http_redirects", web);
+  const Sample* redirects = FindSample(page, "probe_http_redirects", web);
   ASSERT_NE(redirects, nullptr);
   EXPECT_EQ(redirects->value, 1);
   for (std::string phase : {"resolve", "connect", "processing", "transfer"}) {
     auto labels = web;
     labels["phase"] = phase;
-    EXPECT_NE(Find(page, "probe_http_duration_seconds", labels), nullptr) << phase;
+    EXPECT_NE(FindSample(page, "probe_http_duration_seconds", labels), nullptr) << phase;
   }
-  const Sample* status = Find(page, "probe_http_status_code", missing);
+  const Sample* status = FindSample(page, "probe_http_status_code", missing);
   ASSERT_NE(status, nullptr);
   EXPECT_EQ(status->value, 404);
 
@@ -215,7 +196,7 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
               reasons.contains("connect_refused") && reasons.contains("other"));
   auto missing_status = missing;
   missing_status["reason"] = "http_status";
-  const Sample* http_status = Find(page, "nines_probe_failures_total", missing_status);
+  const Sample* http_status = FindSample(page, "nines_probe_failures_total", missing_status);
   ASSERT_NE(http_status, nullptr);
   EXPECT_GE(http_status->value, 3);
   EXPECT_EQ(page["nines_probe_duration_seconds"].type, "histogram");
@@ -223,15 +204,15 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
   // A target that accepts and never answers times out, and stalls nobody: the other probes,
   // on the same interval, ran as often as it did.
   const Sample* hung =
-      Find(page, "nines_probe_failures_total", {{"probe", "hang"}, {"reason", "timeout"}});
+      FindSample(page, "nines_probe_failures_total", {{"probe", "hang"}, {"reason", "timeout"}});
   ASSERT_NE(hung, nullptr);
   EXPECT_GE(hung->value, 2);
-  const Sample* hang_duration = Find(page, "probe_duration_seconds", {{"probe", "hang"}});
+  const Sample* hang_duration = FindSample(page, "probe_duration_seconds", {{"probe", "hang"}});
   ASSERT_NE(hang_duration, nullptr);
   EXPECT_GE(hang_duration->value, 0.39);
   EXPECT_LT(hang_duration->value, 0.6);
   for (std::string probe : {"web", "port"}) {
-    const Sample* runs = Find(page, "nines_probe_runs_total", {{"probe", probe}});
+    const Sample* runs = FindSample(page, "nines_probe_runs_total", {{"probe", probe}});
     ASSERT_NE(runs, nullptr);
     EXPECT_GE(runs->value, hung->value - 1) << probe;
   }
@@ -240,7 +221,7 @@ TEST_F(ProbeTest, ContinuousProbesExportBlackboxGaugesAndNinesSeries) {
 
 TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
   ScrapeUntil([](const auto& p) {
-    return Find(p, "nines_probe_runs_total", {{"probe", "missing"}}) != nullptr;
+    return FindSample(p, "nines_probe_runs_total", {{"probe", "missing"}}) != nullptr;
   });
   shared_daemon->WriteConfig(Config(false));
   ASSERT_EQ(Fetch("POST", shared_daemon->Url("/-/reload")).status, 200)
@@ -252,7 +233,7 @@ TEST_F(ProbeTest, ReloadDropsTheSeriesOfARemovedProbe) {
       EXPECT_TRUE(probe == sample.labels.end() || probe->second != "missing") << name << key;
     }
   }
-  EXPECT_NE(Find(page, "nines_probe_runs_total", {{"probe", "web"}}), nullptr);
+  EXPECT_NE(FindSample(page, "nines_probe_runs_total", {{"probe", "web"}}), nullptr);
   shared_daemon->WriteConfig(Config(true));
   ASSERT_EQ(Fetch("POST", shared_daemon->Url("/-/reload")).status, 200)
       << shared_daemon->Describe();

@@ -58,24 +58,20 @@ std::optional<double> Query(const Peer& prometheus, const std::string& query) {
   return std::stod(value);
 }
 
-double Sample(std::string_view page, const std::string& family,
-              const std::map<std::string, std::string>& labels) {
-  auto families = ParseExposition(page);
-  auto it = families.find(family);
-  if (it == families.end()) {
-    return NAN;
-  }
-  for (const auto& [key, sample] : it->second.samples) {
-    bool match = true;
-    for (const auto& [name, value] : labels) {
-      auto label = sample.labels.find(name);
-      match = match && label != sample.labels.end() && label->second == value;
-    }
-    if (match) {
-      return sample.value;
-    }
-  }
-  return NAN;
+double SampleValue(std::string_view page, const std::string& family,
+                   const std::map<std::string, std::string>& labels) {
+  const Sample* sample = FindSample(ParseExposition(page), family, labels);
+  return sample == nullptr ? NAN : sample->value;
+}
+
+// The `nginx:` section of a server "web" whose access log is `log`, in nginx's combined
+// format (what the Nginx peer writes with `access_log PATH combined;`).
+std::string NginxSection(const std::filesystem::path& log) {
+  std::string section = "nginx:\n  - name: web\n    access_log: {path: ";
+  section.append(log.string())
+      .append(", format: '$remote_addr - $remote_user [$time_local] \"$request\" $status ")
+      .append("$body_bytes_sent \"$http_referer\" \"$http_user_agent\"'}\n");
+  return section;
 }
 
 std::string Scrape(Daemon& daemon) {
@@ -104,18 +100,12 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
                             "location = / { return 200 \"ok\\n\"; }\n"
                             "location = /broken { return 500; }\n");
   ASSERT_NE(nginx, nullptr);
-  const std::string config =
-      "nginx:\n"
-      "  - name: web\n"
-      "    access_log: {path: " +
-      log.string() +
-      ", format: '$remote_addr - $remote_user [$time_local] \"$request\" $status "
-      "$body_bytes_sent \"$http_referer\" \"$http_user_agent\"'}\n"
-      "slos:\n"
-      "  - name: web-errors\n"
-      "    objective: 99\n"
-      "    period: 30d\n"
-      "    sli: {access_log: web}\n";
+  const std::string config = NginxSection(log) +
+                             "slos:\n"
+                             "  - name: web-errors\n"
+                             "    objective: 99\n"
+                             "    period: 30d\n"
+                             "    sli: {access_log: web}\n";
   auto daemon = Daemon::Start(config);
   ASSERT_NE(daemon, nullptr);
 
@@ -159,15 +149,15 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
   ASSERT_TRUE(Eventually(
       [&] {
         page = Scrape(*daemon);
-        return Sample(page, "nines_slo_events_total", {{"slo", "web-errors"}}) == 400;
+        return SampleValue(page, "nines_slo_events_total", {{"slo", "web-errors"}}) == 400;
       },
       10s))
       << page;
-  EXPECT_DOUBLE_EQ(Sample(page, "nines_slo_errors_total", {{"slo", "web-errors"}}), 40);
+  EXPECT_DOUBLE_EQ(SampleValue(page, "nines_slo_errors_total", {{"slo", "web-errors"}}), 40);
   const double nines_5m =
-      Sample(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "5m"}});
+      SampleValue(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "5m"}});
   const double nines_30d =
-      Sample(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "30d"}});
+      SampleValue(page, "nines_slo_sli_ratio", {{"slo", "web-errors"}, {"window", "30d"}});
   EXPECT_DOUBLE_EQ(nines_5m, 0.9);
   EXPECT_DOUBLE_EQ(nines_30d, 0.9);
 
@@ -182,12 +172,14 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
   }
   std::optional<double> objective = Query(*prometheus, "slo:objective:ratio" + selector);
   ASSERT_TRUE(objective);
-  EXPECT_DOUBLE_EQ(*objective, Sample(page, "nines_slo_objective_ratio", {{"slo", "web-errors"}}));
+  EXPECT_DOUBLE_EQ(*objective,
+                   SampleValue(page, "nines_slo_objective_ratio", {{"slo", "web-errors"}}));
   // 10% errors against a 1% budget burn it 10 times too fast: over the page alert's slow
   // condition (6x), under its fast one (14.4x); over both ticket conditions.
   std::optional<double> burn = Query(*prometheus, "slo:current_burn_rate:ratio" + selector);
   ASSERT_TRUE(burn);
-  EXPECT_NEAR(*burn, Sample(page, "nines_slo_burn_rate", {{"slo", "web-errors"}, {"window", "5m"}}),
+  EXPECT_NEAR(*burn,
+              SampleValue(page, "nines_slo_burn_rate", {{"slo", "web-errors"}, {"window", "5m"}}),
               kTolerance / 0.01);
   EXPECT_TRUE(Eventually(
       [&] {
@@ -214,14 +206,7 @@ TEST(SloTest, WindowsAndLogPositionsSurviveKillNine) {
       "  http_2xx: {prober: http, timeout: 1s}\n"
       "probes:\n"
       "  - {name: web, module: http_2xx, target: '" +
-      nginx->Url("/health") +
-      "', interval: 200ms, timeout: 200ms}\n"
-      "nginx:\n"
-      "  - name: web\n"
-      "    access_log: {path: " +
-      log.string() +
-      ", format: '$remote_addr - $remote_user [$time_local] \"$request\" $status "
-      "$body_bytes_sent \"$http_referer\" \"$http_user_agent\"'}\n"
+      nginx->Url("/health") + "', interval: 200ms, timeout: 200ms}\n" + NginxSection(log) +
       "slos:\n"
       "  - {name: web-up, objective: 99.9, sli: {probe: web}}\n";
   const std::vector<std::string> flags = {"--storage.path=" + storage,
@@ -229,7 +214,7 @@ TEST(SloTest, WindowsAndLogPositionsSurviveKillNine) {
   auto daemon = Daemon::Start(config, flags);
   ASSERT_NE(daemon, nullptr);
   auto value = [&](const std::string& family, const std::map<std::string, std::string>& labels) {
-    return Sample(Scrape(*daemon), family, labels);
+    return SampleValue(Scrape(*daemon), family, labels);
   };
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(Fetch("GET", nginx->Url("/")).status, 200);
@@ -278,16 +263,17 @@ TEST(SloTest, WindowsAndLogPositionsSurviveKillNine) {
       10s));
   const std::string page = Scrape(*daemon);
   const double availability =
-      Sample(page, "nines_probe_availability_ratio", {{"probe", "web"}, {"window", "5m"}});
-  const double runs_after = Sample(page, "nines_probe_runs_total", {{"probe", "web"}});
+      SampleValue(page, "nines_probe_availability_ratio", {{"probe", "web"}, {"window", "5m"}});
+  const double runs_after = SampleValue(page, "nines_probe_runs_total", {{"probe", "web"}});
   EXPECT_GT(availability, 0);
   EXPECT_LT(availability, 1);
   // At most one save interval of runs (5 at 200ms) is lost.
   EXPECT_GE(availability * (runs_before + runs_after), runs_before - 6) << page;
-  const double sli = Sample(page, "nines_slo_sli_ratio", {{"slo", "web-up"}, {"window", "5m"}});
+  const double sli =
+      SampleValue(page, "nines_slo_sli_ratio", {{"slo", "web-up"}, {"window", "5m"}});
   EXPECT_GT(sli, 0);
   EXPECT_LT(sli, 1);
-  EXPECT_LE(Sample(page, "nines_slo_events_total", {{"slo", "web-up"}}), runs_after);
+  EXPECT_LE(SampleValue(page, "nines_slo_events_total", {{"slo", "web-up"}}), runs_after);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "exporter/status/traffic.h"
+
 namespace nines::status {
 namespace {
 
@@ -182,6 +184,30 @@ TEST(HistoryTest, ReloadKeepsUnchangedProbesAndRestoreChecksTheTarget) {
   ASSERT_TRUE(
       restarted.Read("a", [&](const ProbeHistory& h) { failures = h.RecentFailures().size(); }));
   EXPECT_EQ(failures, 1u);
+}
+
+TEST(TrafficTest, RatesOverTheLastFiveMinutes) {
+  TimePoint now = kMidnight;
+  Traffic traffic([&] { return now; });
+  traffic.SetServers({"web"});
+  EXPECT_FALSE(traffic.Read("api"));
+  EXPECT_TRUE(std::isnan(traffic.Read("web")->requests_per_second));
+  now += 10s;
+  const std::vector<collectors::AccessLogMetrics::Request> requests = {
+      {200, 0.1}, {404, 0.1}, {500, 0.1}, {503, std::nullopt}};
+  traffic.Record("web", requests);
+  traffic.Record("api", requests);  // not set: ignored
+  // 4 requests in the 10 s measured so far.
+  EXPECT_DOUBLE_EQ(traffic.Read("web")->requests_per_second, 0.4);
+  EXPECT_DOUBLE_EQ(traffic.Read("web")->error_ratio, 0.5);
+  now += 2min;
+  EXPECT_DOUBLE_EQ(traffic.Read("web")->requests_per_second, 4.0 / 130);
+  now += 10min;  // the requests have left the window; the rate is over 5 minutes now
+  EXPECT_DOUBLE_EQ(traffic.Read("web")->requests_per_second, 0);
+  EXPECT_TRUE(std::isnan(traffic.Read("web")->error_ratio));
+  traffic.Record("web", requests);
+  traffic.SetServers({"web", "api"});  // a reload keeps web's window
+  EXPECT_DOUBLE_EQ(traffic.Read("web")->requests_per_second, 4.0 / 300);
 }
 
 }  // namespace

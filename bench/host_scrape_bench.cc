@@ -1,7 +1,11 @@
 // Side-by-side scrape cost of the host collectors: nines vs the Debian node_exporter with
 // the same collectors, both on loopback ports, scraped alternately over keep-alive
-// connections. Prints mean, p50, p99 and the ratio. Usage:
-//   host_scrape_bench [--scrapes=N]   (default 1000, at least 500)
+// connections. Prints mean, p50, p99 and the ratio of the scrape times, and the CPU time
+// each process used per scrape. Usage:
+//   host_scrape_bench [--scrapes=N] [--gzip]
+// --scrapes: per exporter, default 1000, at least 500. --gzip: both are asked for gzip
+// (`Accept-Encoding: gzip`, as Prometheus asks), and the compressed bodies are timed as
+// received, without decoding them; without it neither compresses.
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -62,14 +66,23 @@ size_t Discard(char* /*data*/, size_t size, size_t count, void* sink) {
 // One keep-alive connection, timing whole GET requests.
 class Scraper {
  public:
-  explicit Scraper(std::string url) : url_(std::move(url)), curl_(curl_easy_init()) {
+  Scraper(std::string url, bool gzip) : url_(std::move(url)), curl_(curl_easy_init()) {
     curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &bytes_);
     curl_easy_setopt(curl_, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 10000L);
+    if (gzip) {
+      // A plain header rather than CURLOPT_ACCEPT_ENCODING: libcurl would then also
+      // inflate the body, which is the client's cost, not the exporter's.
+      headers_ = curl_slist_append(headers_, "Accept-Encoding: gzip");
+      curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    }
   }
-  ~Scraper() { curl_easy_cleanup(curl_); }
+  ~Scraper() {
+    curl_easy_cleanup(curl_);
+    curl_slist_free_all(headers_);
+  }
   Scraper(const Scraper&) = delete;
   Scraper& operator=(const Scraper&) = delete;
 
@@ -89,6 +102,7 @@ class Scraper {
  private:
   std::string url_;
   CURL* curl_;
+  curl_slist* headers_ = nullptr;
   std::size_t bytes_ = 0;
 };
 
@@ -122,10 +136,16 @@ bool WaitForOk(const std::string& url) {
 
 int main(int argc, char** argv) {
   int scrapes = 1000;
+  bool gzip = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.starts_with("--scrapes=")) {
       scrapes = std::max(500, std::stoi(arg.substr(10)));
+    } else if (arg == "--gzip") {
+      gzip = true;
+    } else {
+      std::fprintf(stderr, "usage: host_scrape_bench [--scrapes=N] [--gzip]\n");
+      return 2;
     }
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -157,12 +177,15 @@ int main(int argc, char** argv) {
   std::size_t exporter_series = CountSeries(Fetch("GET", exporter_url).body);
   std::size_t nines_series = CountSeries(Fetch("GET", nines_url).body);
 
-  Scraper exporter_scraper(exporter_url);
-  Scraper nines_scraper(nines_url);
+  Scraper exporter_scraper(exporter_url, gzip);
+  Scraper nines_scraper(nines_url, gzip);
   for (int i = 0; i < 50; ++i) {  // warm up both
     exporter_scraper.Scrape();
     nines_scraper.Scrape();
   }
+  // CPU time covers what a scrape leaves behind too (node_exporter's garbage collection).
+  const double exporter_cpu_start = nines::testing::CpuSeconds(exporter.pid());
+  const double nines_cpu_start = nines::testing::CpuSeconds(nines.pid());
   std::vector<double> exporter_times;
   std::vector<double> nines_times;
   exporter_times.reserve(static_cast<std::size_t>(scrapes));
@@ -177,17 +200,22 @@ int main(int argc, char** argv) {
     exporter_times.push_back(a);
     nines_times.push_back(b);
   }
+  const double exporter_cpu =
+      (nines::testing::CpuSeconds(exporter.pid()) - exporter_cpu_start) / scrapes;
+  const double nines_cpu = (nines::testing::CpuSeconds(nines.pid()) - nines_cpu_start) / scrapes;
   Stats theirs = Summarize(exporter_times);
   Stats ours = Summarize(nines_times);
-  std::printf("host collectors (%zu), %d scrapes each, alternating, keep-alive, loopback\n",
-              kCollectors.size(), scrapes);
-  std::printf("%-14s %9s %10s %10s %10s\n", "", "series", "mean ms", "p50 ms", "p99 ms");
-  std::printf("%-14s %9zu %10.3f %10.3f %10.3f\n", "node_exporter", exporter_series,
-              theirs.mean * 1e3, theirs.p50 * 1e3, theirs.p99 * 1e3);
-  std::printf("%-14s %9zu %10.3f %10.3f %10.3f\n", "nines", nines_series, ours.mean * 1e3,
-              ours.p50 * 1e3, ours.p99 * 1e3);
-  std::printf("%-14s %9s %10.2f %10.2f %10.2f\n", "nines/node_exp", "", ours.mean / theirs.mean,
-              ours.p50 / theirs.p50, ours.p99 / theirs.p99);
+  std::printf("host collectors (%zu), %d scrapes each, alternating, keep-alive, loopback, %s\n",
+              kCollectors.size(), scrapes, gzip ? "gzip" : "no gzip");
+  std::printf("%-14s %9s %10s %10s %10s %10s\n", "", "series", "mean ms", "p50 ms", "p99 ms",
+              "cpu ms");
+  std::printf("%-14s %9zu %10.3f %10.3f %10.3f %10.3f\n", "node_exporter", exporter_series,
+              theirs.mean * 1e3, theirs.p50 * 1e3, theirs.p99 * 1e3, exporter_cpu * 1e3);
+  std::printf("%-14s %9zu %10.3f %10.3f %10.3f %10.3f\n", "nines", nines_series, ours.mean * 1e3,
+              ours.p50 * 1e3, ours.p99 * 1e3, nines_cpu * 1e3);
+  std::printf("%-14s %9s %10.2f %10.2f %10.2f %10.2f\n", "nines/node_exp", "",
+              ours.mean / theirs.mean, ours.p50 / theirs.p50, ours.p99 / theirs.p99,
+              nines_cpu / exporter_cpu);
   curl_global_cleanup();
   return 0;
 }

@@ -45,6 +45,28 @@ std::string ReadFile(const std::string& path) {
   return *std::move(text);
 }
 
+void SampleSink::Gauge(std::string_view name, std::string_view help, double value,
+                       const Labels& labels) {
+  AddValue(name, help, prometheus::MetricType::Gauge, value, labels);
+}
+
+void SampleSink::Counter(std::string_view name, std::string_view help, double value,
+                         const Labels& labels) {
+  AddValue(name, help, prometheus::MetricType::Counter, value, labels);
+}
+
+void SampleSink::Histogram(std::string_view name, std::string_view help,
+                           std::span<const double> upper_bounds,
+                           std::span<const std::uint64_t> cumulative_counts, double sum,
+                           std::uint64_t count, const Labels& labels) {
+  if (upper_bounds.size() != cumulative_counts.size()) {
+    throw std::invalid_argument("histogram " + std::string(name) + ": " +
+                                std::to_string(upper_bounds.size()) + " bucket bounds but " +
+                                std::to_string(cumulative_counts.size()) + " bucket counts");
+  }
+  AddHistogram(name, help, upper_bounds, cumulative_counts, sum, count, labels);
+}
+
 prometheus::ClientMetric& MetricSink::Add(std::string_view name, std::string_view help,
                                           prometheus::MetricType type, const Labels& labels) {
   // Most samples join a family already seen: look up without building a string.
@@ -66,25 +88,20 @@ prometheus::ClientMetric& MetricSink::Add(std::string_view name, std::string_vie
   return metric;
 }
 
-void MetricSink::Gauge(std::string_view name, std::string_view help, double value,
-                       const Labels& labels) {
-  Add(name, help, prometheus::MetricType::Gauge, labels).gauge.value = value;
-}
-
-void MetricSink::Counter(std::string_view name, std::string_view help, double value,
-                         const Labels& labels) {
-  Add(name, help, prometheus::MetricType::Counter, labels).counter.value = value;
-}
-
-void MetricSink::Histogram(std::string_view name, std::string_view help,
-                           std::span<const double> upper_bounds,
-                           std::span<const std::uint64_t> cumulative_counts, double sum,
-                           std::uint64_t count, const Labels& labels) {
-  if (upper_bounds.size() != cumulative_counts.size()) {
-    throw std::invalid_argument("histogram " + std::string(name) + ": " +
-                                std::to_string(upper_bounds.size()) + " bucket bounds but " +
-                                std::to_string(cumulative_counts.size()) + " bucket counts");
+void MetricSink::AddValue(std::string_view name, std::string_view help, prometheus::MetricType type,
+                          double value, const Labels& labels) {
+  prometheus::ClientMetric& metric = Add(name, help, type, labels);
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
   }
+}
+
+void MetricSink::AddHistogram(std::string_view name, std::string_view help,
+                              std::span<const double> upper_bounds,
+                              std::span<const std::uint64_t> cumulative_counts, double sum,
+                              std::uint64_t count, const Labels& labels) {
   prometheus::ClientMetric::Histogram& histogram =
       Add(name, help, prometheus::MetricType::Histogram, labels).histogram;
   histogram.sample_count = count;

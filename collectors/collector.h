@@ -62,10 +62,14 @@ struct CollectorOptions {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-/// Builds metric families for one scrape: samples with the same name land in one family,
-/// in the order first seen. Not thread safe; one per collector per scrape.
-class MetricSink {
+/// Where a collector puts its samples. The public adders are the same for every sink; a
+/// sink implements the two hooks. Not thread safe; one sink per collector per scrape.
+/// Samples with the same name belong to one family, whose help and type are those of its
+/// first sample; label values are plain text (sinks escape them as needed).
+class SampleSink {
  public:
+  virtual ~SampleSink() = default;
+
   void Gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
   void Counter(std::string_view name, std::string_view help, double value,
                const Labels& labels = {});
@@ -78,8 +82,32 @@ class MetricSink {
                  std::span<const std::uint64_t> cumulative_counts, double sum, std::uint64_t count,
                  const Labels& labels = {});
 
+ protected:
+  /// One counter or gauge sample.
+  virtual void AddValue(std::string_view name, std::string_view help, prometheus::MetricType type,
+                        double value, const Labels& labels) = 0;
+  /// One histogram sample; the spans have the same length.
+  virtual void AddHistogram(std::string_view name, std::string_view help,
+                            std::span<const double> upper_bounds,
+                            std::span<const std::uint64_t> cumulative_counts, double sum,
+                            std::uint64_t count, const Labels& labels) = 0;
+};
+
+/// Builds prometheus-cpp metric families: samples with the same name land in one family, in
+/// the order first seen. For code that hands families on (prometheus::Collectable sources,
+/// tests); a `/metrics` page is written faster by a TextSink (text_sink.h).
+class MetricSink final : public SampleSink {
+ public:
   /// The families built so far; the sink is empty afterwards.
   std::vector<prometheus::MetricFamily> Take();
+
+ protected:
+  void AddValue(std::string_view name, std::string_view help, prometheus::MetricType type,
+                double value, const Labels& labels) override;
+  void AddHistogram(std::string_view name, std::string_view help,
+                    std::span<const double> upper_bounds,
+                    std::span<const std::uint64_t> cumulative_counts, double sum,
+                    std::uint64_t count, const Labels& labels) override;
 
  private:
   prometheus::ClientMetric& Add(std::string_view name, std::string_view help,
@@ -96,7 +124,7 @@ class MetricSink {
 class Collector {
  public:
   virtual ~Collector() = default;
-  virtual void Update(MetricSink& sink) const = 0;
+  virtual void Update(SampleSink& sink) const = 0;
 };
 
 }  // namespace nines::collectors

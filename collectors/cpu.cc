@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "collectors/factories.h"
+#include "collectors/proc_file.h"
 #include "spdlog/spdlog.h"
 
 namespace nines::collectors {
@@ -77,18 +78,19 @@ constexpr std::array<Mode, 2> kGuestModes = {
 
 class CpuCollector final : public Collector {
  public:
-  CpuCollector(Paths paths, long user_hz) : paths_(std::move(paths)), user_hz_(user_hz) {}
+  CpuCollector(const Paths& paths, long user_hz)
+      : stat_file_(paths.Proc("stat")), user_hz_(user_hz) {}
 
-  void Update(MetricSink& sink) const override {
+  void Update(SampleSink& sink) const override {
     if (user_hz_ <= 0) {
       throw std::runtime_error("sysconf(_SC_CLK_TCK) returned " + std::to_string(user_hz_));
     }
     const auto user_hz = static_cast<std::uint64_t>(user_hz_);
-    internal::ProcStat stat = internal::ReadProcStat(paths_);
+    internal::ProcStat stat = internal::ReadProcStat(stat_file_);
     // node_exporter exports nothing then, and succeeds; but a /proc/stat without CPUs is
     // not a kernel's.
     if (stat.cpus.empty()) {
-      throw std::runtime_error(paths_.Proc("stat") + ": no per-CPU \"cpuN\" lines");
+      throw std::runtime_error(stat_file_.path() + ": no per-CPU \"cpuN\" lines");
     }
 
     std::vector<CpuTicks> cpus;
@@ -117,7 +119,7 @@ class CpuCollector final : public Collector {
   }
 
  private:
-  const Paths paths_;
+  const ProcFile stat_file_;
   const long user_hz_;
   // What the last scrape exported, so that counters never go backwards (node_exporter's
   // cpuStats cache). The one piece of state kept between scrapes; Update may run on

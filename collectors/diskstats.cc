@@ -15,6 +15,7 @@
 #include "collectors/collector.h"
 #include "collectors/factories.h"
 #include "collectors/options.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 
 namespace nines::collectors {
@@ -214,15 +215,17 @@ constexpr std::size_t kMaxUdevFileBytes = 1 << 20;
 class DiskstatsCollector : public Collector {
  public:
   DiskstatsCollector(Paths paths, DeviceFilter filter)
-      : paths_(std::move(paths)), filter_(std::move(filter)) {
+      : paths_(std::move(paths)),
+        diskstats_file_(paths_.Proc("diskstats")),
+        filter_(std::move(filter)) {
     for (std::size_t column = 0; column < kDiskstatsColumns; ++column) {
       names_[column] = "node_disk_" + std::string(kDiskstatsColumnInfo[column].name);
     }
   }
 
-  void Update(MetricSink& sink) const override {
-    const std::string path = paths_.Proc("diskstats");
-    const std::string text = ReadFile(path);
+  void Update(SampleSink& sink) const override {
+    const std::string& path = diskstats_file_.path();
+    const std::string text = diskstats_file_.Read();
     std::vector<DiskstatsLine> devices;
     try {
       devices = internal::ParseDiskstats(text);
@@ -341,6 +344,7 @@ class DiskstatsCollector : public Collector {
   }
 
   const Paths paths_;
+  const ProcFile diskstats_file_;
   const DeviceFilter filter_;
   std::array<std::string, kDiskstatsColumns> names_;
 };

@@ -25,6 +25,7 @@
 
 #include "collectors/factories.h"
 #include "collectors/options.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 
 namespace nines::collectors {
@@ -425,11 +426,13 @@ class FilesystemCollector final : public Collector {
                       std::unique_ptr<const RE2> fs_types_exclude, StatFsFunction statfs,
                       std::chrono::milliseconds timeout)
       : paths_(std::move(paths)),
+        init_mounts_(paths_.Proc("1/mounts")),
+        own_mounts_(paths_.Proc("mounts")),
         mount_points_exclude_(std::move(mount_points_exclude)),
         fs_types_exclude_(std::move(fs_types_exclude)),
         pool_(std::make_unique<StatFsPool>(std::move(statfs), timeout)) {}
 
-  void Update(MetricSink& sink) const override {
+  void Update(SampleSink& sink) const override {
     const auto [source, text] = ReadMounts();
     std::vector<MountEntry> entries;
     try {
@@ -540,13 +543,12 @@ class FilesystemCollector final : public Collector {
   // /proc), or the process's own when /proc/1 is hidden (hidepid): then 1/mounts does not
   // exist. Any other failure fails the collector, as in node_exporter.
   std::pair<std::string, std::string> ReadMounts() const {
-    std::string path = paths_.Proc("1/mounts");
-    if (std::optional<std::string> text = ReadOptionalFile(path)) {
-      return {path, *std::move(text)};
+    if (std::optional<std::string> text = init_mounts_.ReadOptional()) {
+      return {init_mounts_.path(), *std::move(text)};
     }
-    spdlog::debug("filesystem collector: {} does not exist, reading the process's mounts", path);
-    path = paths_.Proc("mounts");
-    return {path, ReadFile(path)};
+    spdlog::debug("filesystem collector: {} does not exist, reading the process's mounts",
+                  init_mounts_.path());
+    return {own_mounts_.path(), own_mounts_.Read()};
   }
 
   static void LogOutcome(const std::string& path, const StatOutcome& outcome) {
@@ -571,6 +573,8 @@ class FilesystemCollector final : public Collector {
   }
 
   const Paths paths_;
+  const ProcFile init_mounts_;
+  const ProcFile own_mounts_;
   const std::unique_ptr<const RE2> mount_points_exclude_;
   const std::unique_ptr<const RE2> fs_types_exclude_;
   const std::unique_ptr<StatFsPool> pool_;

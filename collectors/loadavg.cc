@@ -11,6 +11,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 
 namespace nines::collectors {
@@ -64,16 +65,16 @@ namespace {
 
 class LoadavgCollector final : public Collector {
  public:
-  explicit LoadavgCollector(std::string path) : path_(std::move(path)) {}
+  explicit LoadavgCollector(std::string path) : file_(std::move(path)) {}
 
-  void Update(MetricSink& sink) const override {
-    const std::string text = ReadFile(path_);
+  void Update(SampleSink& sink) const override {
+    const std::string text = file_.Read();
     internal::LoadAverage load;
     try {
       load = internal::ParseLoadavg(text);
     } catch (const std::runtime_error& e) {
       // node_exporter fails the collector on any parse error too.
-      throw std::runtime_error(path_ + ": " + e.what());
+      throw std::runtime_error(file_.path() + ": " + e.what());
     }
     // HELP texts verbatim from node_exporter 1.5.
     sink.Gauge("node_load1", "1m load average.", load.load1);
@@ -82,7 +83,7 @@ class LoadavgCollector final : public Collector {
   }
 
  private:
-  const std::string path_;
+  const ProcFile file_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 
 namespace nines::collectors {
@@ -113,13 +114,20 @@ std::vector<MeminfoField> ParseMeminfo(std::string_view text) {
 
   // node_exporter keeps the last of repeated names (a Go map); two samples of one name would
   // make the page invalid, and either value may be the wrong one. Sorting indices costs no
-  // allocation per line, unlike a set of names.
+  // allocation per line, unlike a set of names; by length first, which settles most
+  // comparisons without reading the names and still puts equal names side by side.
   std::vector<std::size_t> order(fields.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
   std::sort(order.begin(), order.end(), [&fields](std::size_t a, std::size_t b) {
-    return fields[a].name < fields[b].name || (fields[a].name == fields[b].name && a < b);
+    const std::string& x = fields[a].name;
+    const std::string& y = fields[b].name;
+    if (x.size() != y.size()) {
+      return x.size() < y.size();
+    }
+    const int order_of_names = x.compare(y);
+    return order_of_names < 0 || (order_of_names == 0 && a < b);
   });
   for (std::size_t i = 1; i < order.size(); ++i) {
     if (fields[order[i]].name == fields[order[i - 1]].name) {
@@ -137,16 +145,16 @@ namespace {
 
 class MeminfoCollector final : public Collector {
  public:
-  explicit MeminfoCollector(std::string path) : path_(std::move(path)) {}
+  explicit MeminfoCollector(std::string path) : file_(std::move(path)) {}
 
-  void Update(MetricSink& sink) const override {
-    const std::string text = ReadFile(path_);
+  void Update(SampleSink& sink) const override {
+    const std::string text = file_.Read();
     std::vector<internal::MeminfoField> fields;
     try {
       fields = internal::ParseMeminfo(text);
     } catch (const std::runtime_error& e) {
       // node_exporter fails the whole collector on a bad line too.
-      throw std::runtime_error(path_ + ": " + e.what());
+      throw std::runtime_error(file_.path() + ": " + e.what());
     }
     std::string metric = "node_memory_";
     std::string help = "Memory information field ";
@@ -169,7 +177,7 @@ class MeminfoCollector final : public Collector {
   }
 
  private:
-  const std::string path_;
+  const ProcFile file_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "collectors/collector.h"
 #include "collectors/factories.h"
 #include "collectors/options.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 
 namespace nines::collectors {
@@ -143,7 +144,7 @@ constexpr std::size_t kMaxCounterFileBytes = 64;
 class NetdevCollector : public Collector {
  public:
   NetdevCollector(Paths paths, DeviceFilter filter)
-      : paths_(std::move(paths)), filter_(std::move(filter)) {
+      : paths_(std::move(paths)), dev_file_(paths_.Proc("net/dev")), filter_(std::move(filter)) {
     for (std::size_t column = 0; column < kNetDevColumns.size(); ++column) {
       const std::string key(kNetDevColumns[column]);
       names_[column] = "node_network_" + key + "_total";
@@ -151,9 +152,9 @@ class NetdevCollector : public Collector {
     }
   }
 
-  void Update(MetricSink& sink) const override {
-    const std::string path = paths_.Proc("net/dev");
-    const std::string text = ReadFile(path);
+  void Update(SampleSink& sink) const override {
+    const std::string& path = dev_file_.path();
+    const std::string text = dev_file_.Read();
     std::vector<NetDevLine> devices;
     try {
       devices = internal::ParseNetDev(text);
@@ -209,6 +210,7 @@ class NetdevCollector : public Collector {
   }
 
   const Paths paths_;
+  const ProcFile dev_file_;
   const DeviceFilter filter_;
   std::array<std::string, kNetDevColumns.size()> names_;
   std::array<std::string, kNetDevColumns.size()> helps_;

@@ -11,6 +11,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 #include "spdlog/spdlog.h"
 
@@ -76,9 +77,9 @@ namespace {
 // The text of a PSI file, or nullopt when the kernel has no PSI: the file does not exist
 // (before 4.20, or CONFIG_PSI off, or psi=0 on the command line), or reading it fails with
 // EOPNOTSUPP (PSI disabled at run time), which node_exporter treats the same way.
-std::optional<std::string> ReadPsiFile(const std::string& path) {
+std::optional<std::string> ReadPsiFile(const ProcFile& file) {
   try {
-    return ReadOptionalFile(path);
+    return file.ReadOptional();
   } catch (const std::system_error& e) {
     if (e.code() == std::errc::operation_not_supported) {
       return std::nullopt;
@@ -90,18 +91,18 @@ std::optional<std::string> ReadPsiFile(const std::string& path) {
 class PressureCollector final : public Collector {
  public:
   explicit PressureCollector(const Paths& paths)
-      : cpu_path_(paths.Proc("pressure/cpu")),
-        io_path_(paths.Proc("pressure/io")),
-        memory_path_(paths.Proc("pressure/memory")) {}
+      : cpu_file_(paths.Proc("pressure/cpu")),
+        io_file_(paths.Proc("pressure/io")),
+        memory_file_(paths.Proc("pressure/memory")) {}
 
   // HELP texts verbatim from node_exporter 1.5 (they have no final period).
-  void Update(MetricSink& sink) const override {
-    if (const auto cpu = Read(cpu_path_, false)) {
+  void Update(SampleSink& sink) const override {
+    if (const auto cpu = Read(cpu_file_, false)) {
       sink.Counter("node_pressure_cpu_waiting_seconds_total",
                    "Total time in seconds that processes have waited for CPU time",
                    Seconds(*cpu->some_us));
     }
-    if (const auto io = Read(io_path_, true)) {
+    if (const auto io = Read(io_file_, true)) {
       sink.Counter("node_pressure_io_waiting_seconds_total",
                    "Total time in seconds that processes have waited due to IO congestion",
                    Seconds(*io->some_us));
@@ -109,7 +110,7 @@ class PressureCollector final : public Collector {
                    "Total time in seconds no process could make progress due to IO congestion",
                    Seconds(*io->full_us));
     }
-    if (const auto memory = Read(memory_path_, true)) {
+    if (const auto memory = Read(memory_file_, true)) {
       sink.Counter("node_pressure_memory_waiting_seconds_total",
                    "Total time in seconds that processes have waited for memory",
                    Seconds(*memory->some_us));
@@ -128,8 +129,9 @@ class PressureCollector final : public Collector {
   // The totals of one resource, or nullopt when the kernel has no PSI. node_exporter stops
   // at the first unavailable file and reports the collector as failed ("no data"); nines
   // skips only that file and succeeds, since a kernel without PSI is not a failure.
-  static std::optional<internal::PressureTotals> Read(const std::string& path, bool needs_full) {
-    const std::optional<std::string> text = ReadPsiFile(path);
+  static std::optional<internal::PressureTotals> Read(const ProcFile& file, bool needs_full) {
+    const std::string& path = file.path();
+    const std::optional<std::string> text = ReadPsiFile(file);
     if (!text) {
       spdlog::debug(
           "pressure: {} is unavailable: pressure information needs Linux 4.20 or later with "
@@ -154,9 +156,9 @@ class PressureCollector final : public Collector {
     return totals;
   }
 
-  const std::string cpu_path_;
-  const std::string io_path_;
-  const std::string memory_path_;
+  const ProcFile cpu_file_;
+  const ProcFile io_file_;
+  const ProcFile memory_file_;
 };
 
 }  // namespace

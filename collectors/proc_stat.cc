@@ -133,13 +133,12 @@ ProcStat ParseProcStat(std::string_view text) {
   return stat;
 }
 
-ProcStat ReadProcStat(const Paths& paths) {
-  const std::string path = paths.Proc("stat");
-  const std::string text = ReadFile(path);
+ProcStat ReadProcStat(const ProcFile& file) {
+  const std::string text = file.Read();
   try {
     return ParseProcStat(text);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(path + ": " + e.what());
+    throw std::runtime_error(file.path() + ": " + e.what());
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/proc_file.h"
 
 /// The parser of /proc/stat shared by the `cpu` and `stat` collectors. Like node_exporter
 /// (whose two collectors both call procfs' one Stat()), both collectors parse the whole file
@@ -77,8 +78,8 @@ struct ProcStat {
 /// repeated lines).
 ProcStat ParseProcStat(std::string_view text);
 
-/// Reads and parses `<procfs>/stat`. Throws std::runtime_error with the path in front of
-/// ParseProcStat's message, or ReadFile's "cannot read <path>: <strerror>".
-ProcStat ReadProcStat(const Paths& paths);
+/// Reads and parses `file` (`<procfs>/stat`). Throws std::runtime_error with the path in
+/// front of ParseProcStat's message, or ProcFile::Read's "cannot read <path>: <strerror>".
+ProcStat ReadProcStat(const ProcFile& file);
 
 }  // namespace nines::collectors::internal

@@ -10,8 +10,10 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_type.h"
@@ -116,21 +118,12 @@ using prometheus::MetricType;
 
 // On the real procfs the directory handle used for the listing is itself an entry of
 // self/fd and is counted, exactly as client_golang counts its own.
-std::uint64_t CountEntries(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) {
-    throw std::system_error(ec, "cannot list " + dir.string());
+std::uint64_t CountEntries(const ProcDir& dir) {
+  const std::optional<std::vector<std::string>> names = dir.List();
+  if (!names) {
+    throw std::system_error(ENOENT, std::generic_category(), "cannot list " + dir.path());
   }
-  std::uint64_t count = 0;
-  // directory_iterator skips "." and "..".
-  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++count;
-  }
-  if (ec) {
-    throw std::system_error(ec, "cannot list " + dir.string());
-  }
-  return count;
+  return names->size();
 }
 
 // sysconf() values are read per scrape: they cannot change while the process runs and
@@ -168,23 +161,26 @@ MetricFamily MakeFamily(std::string name, std::string help, MetricType type, dou
 }  // namespace
 
 ProcessCollector::ProcessCollector(std::string procfs_path)
-    : procfs_path_(std::move(procfs_path)) {}
+    : procfs_path_(std::move(procfs_path)),
+      self_stat_((std::filesystem::path(procfs_path_) / "self" / "stat").string()),
+      self_fd_((std::filesystem::path(procfs_path_) / "self" / "fd").string()),
+      self_limits_((std::filesystem::path(procfs_path_) / "self" / "limits").string()),
+      stat_((std::filesystem::path(procfs_path_) / "stat").string()) {}
 
 std::vector<MetricFamily> ProcessCollector::Collect() const {
-  const std::filesystem::path procfs(procfs_path_);
-  const std::filesystem::path self = procfs / "self";
+  const std::filesystem::path self = std::filesystem::path(procfs_path_) / "self";
 
   const auto stat =
       Try("process_cpu_seconds_total, process_*_memory_bytes and "
           "process_start_time_seconds",
-          [&] { return internal::ParseProcSelfStat(ReadFile((self / "stat").string())); });
+          [&] { return internal::ParseProcSelfStat(self_stat_.Read()); });
   const auto open_fds =
-      Try("process_open_fds", [&] { return static_cast<double>(CountEntries(self / "fd")); });
+      Try("process_open_fds", [&] { return static_cast<double>(CountEntries(self_fd_)); });
   // client_golang reports an "unlimited" soft limit as-is: procfs parses it as the largest
   // uint64, so the gauge reads 1.8446744073709552e+19. Doing the same keeps the series
   // present and dashboards that compare process_open_fds / process_max_fds working.
   const auto max_fds = Try("process_max_fds", [&] {
-    return static_cast<double>(internal::ParseMaxOpenFiles(ReadFile((self / "limits").string())));
+    return static_cast<double>(internal::ParseMaxOpenFiles(self_limits_.Read()));
   });
 
   std::optional<double> cpu_seconds;
@@ -201,7 +197,7 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
     });
     // /proc/stat can be large on many-CPU hosts; it is only read when it is useful.
     start_time = Try("process_start_time_seconds", [&] {
-      const std::uint64_t boot_time = internal::ParseBootTime(ReadFile((procfs / "stat").string()));
+      const std::uint64_t boot_time = internal::ParseBootTime(stat_.Read());
       return static_cast<double>(boot_time) +
              static_cast<double>(stat->starttime_ticks) / SysconfValue(_SC_CLK_TCK, "_SC_CLK_TCK");
     });

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collectors/proc_file.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 
@@ -41,6 +42,11 @@ class ProcessCollector : public prometheus::Collectable {
 
  private:
   const std::string procfs_path_;
+  // Read on every scrape, so kept open.
+  const ProcFile self_stat_;
+  const ProcDir self_fd_;
+  const ProcFile self_limits_;
+  const ProcFile stat_;
 };
 
 namespace internal {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "collectors/factories.h"
+#include "collectors/proc_file.h"
 
 namespace nines::collectors {
 namespace internal {
@@ -40,15 +41,15 @@ namespace {
 
 class StatCollector final : public Collector {
  public:
-  explicit StatCollector(Paths paths) : paths_(std::move(paths)) {}
+  explicit StatCollector(const Paths& paths) : stat_file_(paths.Proc("stat")) {}
 
-  void Update(MetricSink& sink) const override {
-    const internal::ProcStat stat = internal::ReadProcStat(paths_);
+  void Update(SampleSink& sink) const override {
+    const internal::ProcStat stat = internal::ReadProcStat(stat_file_);
     internal::StatCounters counters;
     try {
       counters = internal::StatCountersFrom(stat);
     } catch (const std::runtime_error& e) {
-      throw std::runtime_error(paths_.Proc("stat") + ": " + e.what());
+      throw std::runtime_error(stat_file_.path() + ": " + e.what());
     }
     // Names, help texts and types as node_exporter 1.5's stat collector.
     sink.Counter("node_intr_total", "Total number of interrupts serviced.",
@@ -65,7 +66,7 @@ class StatCollector final : public Collector {
   }
 
  private:
-  const Paths paths_;
+  const ProcFile stat_file_;
 };
 
 }  // namespace

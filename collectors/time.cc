@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -19,6 +18,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/proc_file.h"
 #include "collectors/text.h"
 
 namespace nines::collectors {
@@ -111,7 +111,7 @@ class TimeCollector final : public Collector {
                 std::string clocksource_dir)
       : now_(std::move(now)), utc_(utc), clocksource_dir_(std::move(clocksource_dir)) {}
 
-  void Update(MetricSink& sink) const override {
+  void Update(SampleSink& sink) const override {
     const auto now = now_();
     sink.Gauge("node_time_seconds", "System time in seconds since epoch (1970).",
                internal::UnixSeconds(now));
@@ -169,35 +169,27 @@ class TimeCollector final : public Collector {
   // filepath.Glob sorts them. A missing directory (a sysfs without it) has none, as
   // filepath.Glob has; other errors fail the collector rather than hide the metrics.
   std::vector<std::string> ClocksourceDirs() const {
-    std::vector<std::string> names;
-    std::error_code ec;
-    std::filesystem::directory_iterator it(clocksource_dir_, ec);
-    if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
-      return names;
+    std::optional<std::vector<std::string>> entries = clocksource_dir_.List();
+    if (!entries) {
+      return {};
     }
-    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      const std::string_view view = name;
-      if (view.size() > internal::kClocksourcePrefix.size() &&
-          view.starts_with(internal::kClocksourcePrefix) &&
-          view[internal::kClocksourcePrefix.size()] >= '0' &&
-          view[internal::kClocksourcePrefix.size()] <= '9') {
-        names.push_back(std::move(name));
-      }
-    }
-    if (ec) {
-      throw std::runtime_error("cannot list " + clocksource_dir_ + ": " + ec.message());
-    }
+    std::vector<std::string> names = *std::move(entries);
+    std::erase_if(names, [](std::string_view name) {
+      return name.size() <= internal::kClocksourcePrefix.size() ||
+             !name.starts_with(internal::kClocksourcePrefix) ||
+             name[internal::kClocksourcePrefix.size()] < '0' ||
+             name[internal::kClocksourcePrefix.size()] > '9';
+    });
     std::sort(names.begin(), names.end());
     for (std::string& name : names) {
-      name.insert(0, clocksource_dir_ + "/");
+      name.insert(0, clocksource_dir_.path() + "/");
     }
     return names;
   }
 
   const std::function<std::chrono::system_clock::time_point()> now_;
   const bool utc_;
-  const std::string clocksource_dir_;
+  const ProcDir clocksource_dir_;
 };
 
 }  // namespace

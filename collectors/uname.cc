@@ -32,7 +32,7 @@ UnameInfo FromUtsname(const struct utsname& uts) {
   return info;
 }
 
-void AddUnameInfo(const UnameInfo& info, MetricSink& sink) {
+void AddUnameInfo(const UnameInfo& info, SampleSink& sink) {
   // client_golang prints labels sorted by name; the same order keeps the pages identical.
   const Labels labels = {{"domainname", info.domainname}, {"machine", info.machine},
                          {"nodename", info.nodename},     {"release", info.release},
@@ -54,7 +54,7 @@ class UnameCollector final : public Collector {
  public:
   explicit UnameCollector(UnameSyscall syscall) : syscall_(std::move(syscall)) {}
 
-  void Update(MetricSink& sink) const override {
+  void Update(SampleSink& sink) const override {
     struct utsname uts {};
     if (syscall_(&uts) != 0) {
       throw std::runtime_error(std::string("uname(2) failed: ") + std::strerror(errno));

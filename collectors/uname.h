@@ -33,7 +33,7 @@ UnameInfo FromUtsname(const struct utsname& uts);
 /// name) to `sink`.
 /// Throws std::runtime_error when a field is not valid UTF-8, which no label value may be,
 /// e.g. `uname: nodename: not valid UTF-8 (got "\xff")`.
-void AddUnameInfo(const UnameInfo& info, MetricSink& sink);
+void AddUnameInfo(const UnameInfo& info, SampleSink& sink);
 
 /// The signature of uname(2): fills `*buf` and returns 0, or returns -1 and sets errno.
 using UnameSyscall = std::function<int(struct utsname* buf)>;

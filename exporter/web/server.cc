@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 
@@ -34,18 +37,90 @@ int LogMessage(const mg_connection* /*conn*/, const char* message) {
   return 1;  // handled: keep CivetWeb from printing to stderr itself
 }
 
-void Send(mg_connection* conn, const Request& request, const Response& response) {
-  mg_response_header_start(conn, response.status);
-  mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
-  std::string length = std::to_string(response.body.size());
-  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+// "Wed, 25 Nov 2026 01:04:54 GMT" (RFC 9110's IMF-fixdate), as CivetWeb writes Date; by
+// hand, since strftime's day and month names follow the locale.
+void AppendHttpDate(std::time_t now, std::string& out) {
+  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                       "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::array<char, 64> buffer{};
+  const int size =
+      std::snprintf(buffer.data(), buffer.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                    kDays[static_cast<std::size_t>(tm.tm_wday)], tm.tm_mday,
+                    kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_year + 1900, tm.tm_hour,
+                    tm.tm_min, tm.tm_sec);
+  out.append(buffer.data(), static_cast<std::size_t>(std::max(size, 0)));
+}
+
+// Whether `list` (a comma-separated header value) holds `token`, ignoring case.
+bool HasToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (internal::EqualsIgnoringAsciiCase(item, token)) {
+      return true;
+    }
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return false;
+}
+
+// Whether CivetWeb keeps the connection open after this response (keep-alive is enabled):
+// as the client's Connection header asks, else by its HTTP version's default. CivetWeb
+// decides so itself (should_keep_alive); the response must say the same.
+bool KeepAlive(const mg_request_info& info, const Request& request) {
+  for (const auto& [name, value] : request.headers) {
+    if (internal::EqualsIgnoringAsciiCase(name, "Connection")) {
+      return HasToken(value, "keep-alive");
+    }
+  }
+  return info.http_version != nullptr && std::string_view(info.http_version) == "1.1";
+}
+
+// Writes the whole response with one mg_write, so it leaves in as few TCP segments as its
+// size allows: CivetWeb's mg_response_header_* API sends every header line with a send()
+// of its own, and with TCP_NODELAY each becomes a packet (and a wake-up of the client).
+// The headers are those CivetWeb would send: status line, ours, Date, Connection.
+void Send(mg_connection* conn, const mg_request_info& info, const Request& request,
+          const Response& response) {
+  const bool head = request.method == "HEAD";
+  std::string wire;
+  wire.reserve(256 + (head ? 0 : response.body.size()));
+  wire += "HTTP/";
+  wire += info.http_version != nullptr ? info.http_version : "1.1";
+  wire += ' ';
+  wire += std::to_string(response.status);
+  wire += ' ';
+  wire += mg_get_response_code_text(conn, response.status);
+  wire += "\r\nContent-Type: ";
+  wire += response.content_type;
+  wire += "\r\nContent-Length: ";
+  wire += std::to_string(response.body.size());
+  wire += "\r\n";
   for (const auto& [name, value] : response.headers) {
-    mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+    wire += name;
+    wire += ": ";
+    wire += value;
+    wire += "\r\n";
   }
-  mg_response_header_send(conn);
-  if (request.method != "HEAD" && !response.body.empty()) {
-    mg_write(conn, response.body.data(), response.body.size());
+  wire += "Date: ";
+  AppendHttpDate(std::time(nullptr), wire);
+  wire += "\r\nConnection: ";
+  wire += KeepAlive(info, request) ? "keep-alive" : "close";
+  wire += "\r\n\r\n";
+  if (!head) {
+    wire += response.body;
   }
+  mg_write(conn, wire.data(), wire.size());
 }
 
 // Connects to host:port and closes at once; failures do not matter.
@@ -104,7 +179,7 @@ class Server::CivetAdapter final : public CivetHandler {
       spdlog::error("http: {} {}: {}", request.method, request.path, e.what());
       response = Response::Text(500, "internal error\n");
     }
-    Send(conn, request, response);
+    Send(conn, *info, request, response);
     return true;
   }
 

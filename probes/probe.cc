@@ -24,6 +24,8 @@ constexpr std::array kReasons = {
     FailureReason::kTooManyRedirects,
     FailureReason::kTlsPolicy,
     FailureReason::kIcmpUnreachable,
+    FailureReason::kDnsRcode,
+    FailureReason::kDnsValidation,
     FailureReason::kOther,
 };
 
@@ -88,6 +90,10 @@ std::string_view FailureReasonName(FailureReason reason) {
       return "tls_policy";
     case FailureReason::kIcmpUnreachable:
       return "icmp_unreachable";
+    case FailureReason::kDnsRcode:
+      return "dns_rcode";
+    case FailureReason::kDnsValidation:
+      return "dns_validation";
     case FailureReason::kOther:
       return "other";
   }

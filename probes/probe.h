@@ -25,10 +25,6 @@ std::optional<ProbeKind> ParseProbeKind(std::string_view name);
 /// Every kind, in declaration order, for help texts and error messages.
 std::span<const ProbeKind> AllProbeKinds();
 
-/// Why nines cannot run probes of `kind`, or std::nullopt when it can. Config loading
-/// rejects continuous probes of such kinds; `/probe` answers them with a failed probe.
-std::optional<std::string> UnsupportedKind(ProbeKind kind);
-
 /// Why a probe run failed. The set is fixed and documented (README, "Failure reasons"):
 /// `nines_probe_failures_total{reason}` pre-creates one series per value, so the label
 /// stays bounded whatever the targets do.
@@ -49,6 +45,8 @@ enum class FailureReason {
   kTooManyRedirects,
   kTlsPolicy,
   kIcmpUnreachable,
+  kDnsRcode,
+  kDnsValidation,
   kOther,
 };
 
@@ -73,9 +71,10 @@ struct DnsFacts {
   int answer_rrs = 0;
   int authority_rrs = 0;
   int additional_rrs = 0;
-  /// The SOA serial, when the answer (else the authority) section has an SOA record.
+  /// For an SOA query that got an answer: the serial of the answer section's last SOA
+  /// record, 0 when it has none (blackbox's probe_dns_serial, which it reports only then).
   std::optional<std::uint32_t> serial;
-  /// Whether a response arrived and its rcode is one of valid_rcodes (blackbox's
+  /// Whether an answer arrived, whatever its rcode (blackbox 0.23's
   /// probe_dns_query_succeeded).
   bool query_succeeded = false;
 };

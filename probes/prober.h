@@ -101,9 +101,8 @@ class ProbeRun {
   ProbeResult partial_;
 };
 
-/// Creates the run of `kind` for `request`, or returns null and sets `*why` when nines
-/// cannot probe that kind yet. The one switch over ProbeKind that picks a prober
-/// (registry.cc).
+/// Creates the run of `kind` for `request`: the one switch over ProbeKind that picks a prober
+/// (registry.cc). Returns null and sets `*why` only for a value outside the enum.
 std::unique_ptr<ProbeRun> MakeProbeRun(ProbeKind kind, EventLoop& loop, ProbeRequest request,
                                        std::string* why);
 

@@ -125,6 +125,9 @@ struct DnsModule {
   IpProtocol preferred_ip_protocol = IpProtocol::kIp6;
   bool ip_protocol_fallback = true;
   std::string source_ip_address;
+  /// nines only: the DNS server (`ip`, `ipv4:port`, `[ipv6]:port`) that resolves the
+  /// target's host name; "" = the system resolver (probes/dns.h).
+  std::string resolver;
 };
 
 /// blackbox_exporter's `icmp:` module options.
@@ -135,6 +138,11 @@ struct IcmpModule {
   int payload_size = 0;
   bool dont_fragment = false;
   int ttl = 0;  // 0 = the system default
+  /// Echo requests per run (nines only; blackbox sends one) and the time from one to the
+  /// next. With more than one, packets * packet_interval must be below the timeout, so the
+  /// last request has at least an interval to be answered.
+  int packets = 1;
+  Duration packet_interval = std::chrono::milliseconds(100);
 };
 
 /// A blackbox-style module: which prober, its timeout and its options. Only the options

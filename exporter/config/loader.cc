@@ -117,10 +117,6 @@ void DecodeProbes(MapReader& top, Config* config) {
     } else {
       errors.At(item, path, "needs module or prober");
     }
-    if (std::optional<std::string> unsupported = probes::UnsupportedKind(probe.module.prober);
-        unsupported && errors.size() == before) {
-      errors.At(item, path, *unsupported);
-    }
     if (map.Require("target", &probe.target)) {
       std::string problem = TargetProblem(probe.module.prober, probe.target);
       if (!problem.empty()) {
@@ -142,6 +138,16 @@ void DecodeProbes(MapReader& top, Config* config) {
       errors.At(at, map.Has("timeout") ? map.Child("timeout") : path,
                 "timeout " + FormatDuration(probe.timeout) + " is longer than interval " +
                     FormatDuration(probe.interval));
+    }
+    // A named module with its own timeout was checked with the modules; any other timeout
+    // is the probe's.
+    if (probe.module.prober == probes::ProbeKind::kIcmp && errors.size() == before &&
+        (!named_module || !probe.module.timeout || map.Has("timeout"))) {
+      if (std::string problem = IcmpScheduleProblem(probe.module.icmp, probe.timeout);
+          !problem.empty()) {
+        YAML::Node at = map.Has("timeout") ? map.Find("timeout") : item;
+        errors.At(at, map.Has("timeout") ? map.Child("timeout") : path, problem);
+      }
     }
     probe.buckets = DefaultProbeBuckets();
     GetBuckets(map, "buckets", &probe.buckets);

@@ -1,6 +1,7 @@
 #include "exporter/config/modules.h"
 
 #include "exporter/config/checks.h"
+#include "probes/dns.h"
 
 namespace nines::config::internal {
 namespace {
@@ -11,6 +12,10 @@ void GetSourceIpAddress(MapReader& map, std::string* out) {
     map.Invalid("source_ip_address", "must be an IP address");
   }
 }
+
+// Bounds of the icmp `packets:` and `packet_interval:` options.
+constexpr int kMaxIcmpPackets = 100;
+constexpr Duration kMinIcmpPacketInterval = std::chrono::milliseconds(10);
 
 // Modules every config has unless it defines its own of the same name, so `/probe`
 // answers the common blackbox module names out of the box.
@@ -227,15 +232,18 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, DnsModule* out) {
   MapReader map(errors, node, path);
   std::size_t before = errors.size();
-  map.Require("query_name", &out->query_name);
-  if (map.Get("query_type", &out->query_type) &&
-      !OneOf(out->query_type, {"A", "AAAA", "ANY", "CAA", "CNAME", "DS", "DNSKEY", "HTTPS", "MX",
-                               "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"})) {
+  // The names blackbox_exporter accepts (miekg/dns's tables), checked here rather than on
+  // every run.
+  if (map.Require("query_name", &out->query_name)) {
+    if (std::optional<std::string> problem = probes::DnsNameProblem(out->query_name)) {
+      map.Invalid("query_name", "must be a domain name: " + *problem);
+    }
+  }
+  if (map.Get("query_type", &out->query_type) && !probes::DnsTypeFromName(out->query_type)) {
     map.Invalid("query_type", "must be a DNS record type like A, AAAA, MX or SOA");
   }
-  if (map.Get("query_class", &out->query_class) &&
-      !OneOf(out->query_class, {"IN", "CH", "HS", "ANY"})) {
-    map.Invalid("query_class", "must be one of IN, CH, HS, ANY");
+  if (map.Get("query_class", &out->query_class) && !probes::DnsClassFromName(out->query_class)) {
+    map.Invalid("query_class", "must be one of IN, CS, CH, HS, NONE, ANY");
   }
   if (map.Get("transport_protocol", &out->transport_protocol) &&
       !OneOf(out->transport_protocol, {"udp", "tcp"})) {
@@ -245,9 +253,7 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   if (map.Get("valid_rcodes", &out->valid_rcodes)) {
     YAML::Node rcodes = map.Find("valid_rcodes");
     for (std::size_t i = 0; i < out->valid_rcodes.size(); ++i) {
-      if (!OneOf(out->valid_rcodes[i],
-                 {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-                  "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"})) {
+      if (!probes::DnsRcodeFromName(out->valid_rcodes[i])) {
         errors.At(rcodes[i], map.Child("valid_rcodes") + "[" + std::to_string(i) + "]",
                   "must be a DNS rcode like NOERROR or NXDOMAIN " + Got(rcodes[i]));
       }
@@ -259,8 +265,33 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   map.Get("preferred_ip_protocol", &out->preferred_ip_protocol);
   map.Get("ip_protocol_fallback", &out->ip_protocol_fallback);
   GetSourceIpAddress(map, &out->source_ip_address);
+  if (map.Get("resolver", &out->resolver)) {
+    if (std::optional<std::string> problem = probes::DnsServerProblem(out->resolver)) {
+      map.Invalid("resolver",
+                  "must be an IP address with an optional port, like 192.0.2.53, "
+                  "192.0.2.53:5353 or [2001:db8::53]:53: " +
+                      *problem);
+    }
+  }
   map.Finish();
   return errors.size() == before;
+}
+
+std::string IcmpScheduleProblem(const IcmpModule& icmp, Duration timeout) {
+  // packets * packet_interval < timeout, compared by division: the product of a long
+  // interval and many packets would overflow.
+  if (icmp.packets <= 1 || timeout <= Duration::zero() ||
+      icmp.packet_interval.count() <= (timeout.count() - 1) / icmp.packets) {
+    return "";
+  }
+  std::string take = " apart take ";
+  if (icmp.packet_interval.count() <= Duration::max().count() / icmp.packets) {
+    take += FormatDuration(icmp.packets * icmp.packet_interval);
+  } else {
+    take += "centuries";
+  }
+  return std::to_string(icmp.packets) + " packets " + FormatDuration(icmp.packet_interval) + take +
+         ", which is not below the timeout " + FormatDuration(timeout);
 }
 
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IcmpModule* out) {
@@ -276,6 +307,13 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, 
   map.Get("dont_fragment", &out->dont_fragment);
   if (map.Get("ttl", &out->ttl) && (out->ttl < 0 || out->ttl > 255)) {
     map.Invalid("ttl", "must be from 0 to 255");
+  }
+  if (map.Get("packets", &out->packets) && (out->packets < 1 || out->packets > kMaxIcmpPackets)) {
+    map.Invalid("packets", "must be from 1 to " + std::to_string(kMaxIcmpPackets));
+  }
+  if (map.Get("packet_interval", &out->packet_interval) &&
+      out->packet_interval < kMinIcmpPacketInterval) {
+    map.Invalid("packet_interval", "must be at least " + FormatDuration(kMinIcmpPacketInterval));
   }
   map.Finish();
   return errors.size() == before;
@@ -337,6 +375,12 @@ void DecodeModules(MapReader& top, Config* config) {
     }
     Module module;
     DecodeModuleBody(body, &module);
+    if (module.prober == probes::ProbeKind::kIcmp && module.timeout && body.Has("icmp")) {
+      if (std::string problem = IcmpScheduleProblem(module.icmp, *module.timeout);
+          !problem.empty()) {
+        top.errors().At(body.Find("icmp"), body.Child("icmp"), problem);
+      }
+    }
     body.Finish();
     config->modules[name] = std::move(module);
     map.Find(name);  // mark known

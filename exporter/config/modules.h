@@ -22,6 +22,10 @@ bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path,
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, DnsModule* out);
 bool Decode(ErrorList& errors, const YAML::Node& node, const std::string& path, IcmpModule* out);
 
+/// Why `icmp` cannot send its packets within `timeout` (with more than one packet,
+/// packets * packet_interval must be below it), or "" when it can.
+std::string IcmpScheduleProblem(const IcmpModule& icmp, Duration timeout);
+
 /// Reads the list `key` of `map` into `out` (when present; returns whether it was) and
 /// checks every element is an HTTP status code from 100 to 599.
 bool GetStatusCodes(MapReader& map, std::string_view key, std::vector<int>* out);

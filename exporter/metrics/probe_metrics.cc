@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <span>
 #include <utility>
@@ -27,6 +28,11 @@ using probes::ProbeResult;
 // sorted), every one always present.
 constexpr std::array<std::string_view, 5> kHttpPhases = {"connect", "processing", "resolve", "tls",
                                                          "transfer"};
+
+// blackbox's phases of probe_dns_duration_seconds and probe_icmp_duration_seconds, in its
+// output order.
+constexpr std::array<std::string_view, 3> kDnsPhases = {"connect", "request", "resolve"};
+constexpr std::array<std::string_view, 3> kIcmpPhases = {"resolve", "rtt", "setup"};
 
 // How late a run may start is a matter of the event loop, not of the target: fine buckets.
 const std::vector<double>& SchedulingDelayBuckets() {
@@ -161,6 +167,47 @@ void AppendSslMetrics(const ProbeResult& result, const Labels& labels, MetricSin
   }
 }
 
+// The probe_dns_* gauges that sort before probe_dns_lookup_time_seconds. blackbox registers
+// them before it resolves the server, so they are there (at 0) whatever happened.
+void AppendDnsCounts(const ProbeResult& result, const Labels& labels, MetricSink& sink) {
+  const probes::DnsFacts facts = result.dns.value_or(probes::DnsFacts{});
+  sink.Gauge("probe_dns_additional_rrs",
+             "Returns number of entries in the additional resource record list",
+             facts.additional_rrs, labels);
+  sink.Gauge("probe_dns_answer_rrs", "Returns number of entries in the answer resource record list",
+             facts.answer_rrs, labels);
+  sink.Gauge("probe_dns_authority_rrs",
+             "Returns number of entries in the authority resource record list", facts.authority_rrs,
+             labels);
+  for (std::string_view phase : kDnsPhases) {
+    sink.Gauge("probe_dns_duration_seconds", "Duration of DNS request by phase",
+               PhaseSeconds(result, phase), With(labels, "phase", phase));
+  }
+}
+
+// The probe_dns_* gauges that sort after probe_dns_lookup_time_seconds.
+void AppendDnsOutcome(const ProbeResult& result, const Labels& labels, MetricSink& sink) {
+  const bool succeeded = result.dns && result.dns->query_succeeded;
+  sink.Gauge("probe_dns_query_succeeded",
+             "Displays whether or not the query was executed successfully", succeeded ? 1 : 0,
+             labels);
+  if (result.dns && result.dns->serial) {
+    sink.Gauge("probe_dns_serial", "Returns the serial number of the zone",
+               static_cast<double>(*result.dns->serial), labels);
+  }
+}
+
+void AppendIcmpMetrics(const ProbeResult& result, const Labels& labels, MetricSink& sink) {
+  for (std::string_view phase : kIcmpPhases) {
+    sink.Gauge("probe_icmp_duration_seconds", "Duration of icmp request by phase",
+               PhaseSeconds(result, phase), With(labels, "phase", phase));
+  }
+  if (result.icmp && result.icmp->reply_hop_limit) {
+    sink.Gauge("probe_icmp_reply_hop_limit", "Replied packet hop limit (TTL for ipv4)",
+               *result.icmp->reply_hop_limit, labels);
+  }
+}
+
 std::size_t FailureIndex(FailureReason reason) {
   std::span<const FailureReason> reasons = probes::AllFailureReasons();
   auto it = std::find(reasons.begin(), reasons.end(), reason);
@@ -181,9 +228,15 @@ void AppendBlackboxMetrics(const ProbeResult& result, ProbeKind kind, const Labe
                            MetricSink& sink) {
   // Samples go out in blackbox's order: sorted by name, as client_golang gathers them.
   const bool tls = OverTls(result, kind);
+  if (kind == ProbeKind::kDns) {
+    AppendDnsCounts(result, labels, sink);
+  }
   sink.Gauge("probe_dns_lookup_time_seconds",
              "Returns the time taken for probe dns lookup in seconds",
              PhaseSeconds(result, "resolve"), labels);
+  if (kind == ProbeKind::kDns) {
+    AppendDnsOutcome(result, labels, sink);
+  }
   sink.Gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds",
              Seconds(result.duration), labels);
   if (OverTcp(kind)) {
@@ -192,6 +245,9 @@ void AppendBlackboxMetrics(const ProbeResult& result, ProbeKind kind, const Labe
   }
   if (kind == ProbeKind::kHttp) {
     AppendHttpMetrics(result, labels, sink);
+  }
+  if (kind == ProbeKind::kIcmp) {
+    AppendIcmpMetrics(result, labels, sink);
   }
   sink.Gauge("probe_ip_addr_hash",
              "Specifies the hash of IP address. It's useful to detect if the IP address "
@@ -220,7 +276,11 @@ struct ProbeMetrics::ProbeState {
                {"target", probe.target}},
         failures(probes::AllFailureReasons().size(), 0),
         duration(bucket_bounds),
-        windows(slo::WindowSet::ProbeWindows()) {}
+        windows(slo::WindowSet::ProbeWindows()) {
+    if (kind == ProbeKind::kIcmp) {
+      icmp_rtt.emplace(bucket_bounds);
+    }
+  }
 
   // What identifies the state: a change in any of these starts it over.
   ProbeKind kind;
@@ -238,6 +298,11 @@ struct ProbeMetrics::ProbeState {
   collectors::BucketHistogram duration;
   std::map<std::string, collectors::BucketHistogram, std::less<>> phases;
   std::optional<ProbeResult> last;
+
+  // ICMP probes only: echo requests and replies over all runs, and every reply's RTT.
+  std::uint64_t icmp_sent = 0;
+  std::uint64_t icmp_received = 0;
+  std::optional<collectors::BucketHistogram> icmp_rtt;
 
   std::optional<bool> up;  // absent until the first result
   int successes_in_a_row = 0;
@@ -313,6 +378,13 @@ void ProbeMetrics::Record(const std::string& probe, const ProbeResult& result) {
     }
     phase_it->second.Observe(Seconds(seconds));
   }
+  if (state.icmp_rtt && result.icmp) {
+    state.icmp_sent += static_cast<std::uint64_t>(std::max(0, result.icmp->packets_sent));
+    state.icmp_received += static_cast<std::uint64_t>(std::max(0, result.icmp->packets_received));
+    for (double rtt : result.icmp->rtt_seconds) {
+      state.icmp_rtt->Observe(rtt);
+    }
+  }
 
   if (result.success) {
     ++state.successes_in_a_row;
@@ -353,6 +425,23 @@ void ProbeMetrics::RecordSchedulingDelay(std::chrono::duration<double> delay) {
   scheduling_delay_.Observe(std::max(0.0, delay.count()));
 }
 
+std::optional<ProbeMetrics::Status> ProbeMetrics::StatusOf(std::string_view probe) const {
+  const std::chrono::system_clock::time_point now = now_();
+  std::lock_guard lock(mutex_);
+  auto it = probes_.find(probe);
+  if (it == probes_.end()) {
+    return std::nullopt;
+  }
+  const ProbeState& state = *it->second;
+  Status status;
+  status.up = state.up;
+  status.availability = state.windows.Ratios(now);
+  if (state.last) {
+    status.leaf_cert_expiry_seconds = state.last->leaf_cert_expiry_seconds;
+  }
+  return status;
+}
+
 void ProbeMetrics::Save(state::Sections& sections) const {
   std::lock_guard lock(mutex_);
   for (const auto& [name, probe] : probes_) {
@@ -372,6 +461,55 @@ std::size_t ProbeMetrics::Restore(const state::Sections& sections) {
     }
   }
   return restored;
+}
+
+namespace {
+
+double IcmpLossRatio(const probes::IcmpFacts& facts) {
+  if (facts.packets_sent <= 0) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const int lost = std::max(0, facts.packets_sent - facts.packets_received);
+  return static_cast<double>(lost) / facts.packets_sent;
+}
+
+double IcmpJitter(const probes::IcmpFacts& facts) {
+  const std::vector<double>& rtt = facts.rtt_seconds;
+  if (rtt.size() < 2) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  double total = 0;
+  for (std::size_t i = 1; i < rtt.size(); ++i) {
+    total += std::abs(rtt[i] - rtt[i - 1]);
+  }
+  return total / static_cast<double>(rtt.size() - 1);
+}
+
+}  // namespace
+
+void ProbeMetrics::AppendIcmpSeries(const ProbeState& state, MetricSink& sink) {
+  const Labels& labels = state.labels;
+  const std::optional<probes::IcmpFacts> facts =
+      state.last ? state.last->icmp.value_or(probes::IcmpFacts{})
+                 : std::optional<probes::IcmpFacts>();
+  if (facts) {
+    sink.Gauge("nines_probe_icmp_jitter_seconds",
+               "Mean absolute difference between the round-trip times of consecutive replies "
+               "of the last run, in request order; NaN with fewer than two replies.",
+               IcmpJitter(*facts), labels);
+    sink.Gauge("nines_probe_icmp_loss_ratio",
+               "Echo requests of the last run that got no reply, over those sent; NaN when it "
+               "sent none.",
+               IcmpLossRatio(*facts), labels);
+  }
+  sink.Counter("nines_probe_icmp_packets_received_total",
+               "Echo replies the probe received (one per request at most).",
+               static_cast<double>(state.icmp_received), labels);
+  sink.Counter("nines_probe_icmp_packets_sent_total", "Echo requests the probe sent.",
+               static_cast<double>(state.icmp_sent), labels);
+  state.icmp_rtt->AppendTo("nines_probe_icmp_rtt_seconds",
+                           "Round-trip times of the probe's echo replies, in seconds.", labels,
+                           sink);
 }
 
 std::vector<prometheus::MetricFamily> ProbeMetrics::Collect() const {
@@ -419,6 +557,9 @@ std::vector<prometheus::MetricFamily> ProbeMetrics::Collect() const {
                  "Successful runs of the probe over all its runs in the trailing window; NaN "
                  "while the window holds no run.",
                  ratio.ratio, With(labels, "window", ratio.name));
+    }
+    if (state.icmp_rtt) {
+      AppendIcmpSeries(state, sink);
     }
     if (state.last && state.last->leaf_cert_expiry_seconds) {
       sink.Gauge("nines_probe_ssl_leaf_cert_expiry_timestamp_seconds",

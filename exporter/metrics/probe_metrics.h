@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "collectors/collector.h"
 #include "collectors/histogram.h"
 #include "exporter/config/config.h"
+#include "exporter/slo/window.h"
 #include "exporter/state/state_file.h"
 #include "probes/probe.h"
 
@@ -52,7 +54,15 @@ namespace nines::metrics {
 ///   when the run reported its fact. Where blackbox reports Go's zero time (-62135596800)
 ///   for the last chain expiry of an unverified chain (insecure_skip_verify), nines leaves
 ///   the series out, so expiry alerts do not fire on it.
-/// - dns and icmp: nothing more yet.
+/// - dns: probe_dns_additional_rrs, probe_dns_answer_rrs, probe_dns_authority_rrs (from
+///   `result.dns`, 0 without it), probe_dns_duration_seconds for the phases connect, request
+///   and resolve (0 for a phase the run did not report), probe_dns_query_succeeded
+///   (`result.dns->query_succeeded`, 0 without facts), and probe_dns_serial only when
+///   `result.dns->serial` is set (blackbox reports it, 0 without an SOA record, for every
+///   SOA query: the DNS prober sets the serial to 0 then).
+/// - icmp: probe_icmp_duration_seconds for the phases resolve, rtt and setup (0 for a
+///   phase that did not happen, as in blackbox), and probe_icmp_reply_hop_limit only when
+///   `result.icmp->reply_hop_limit` is known.
 void AppendBlackboxMetrics(const probes::ProbeResult& result, probes::ProbeKind kind,
                            const collectors::Labels& labels, collectors::MetricSink& sink);
 
@@ -83,6 +93,22 @@ void AppendBlackboxMetrics(const probes::ProbeResult& result, probes::ProbeKind 
 /// - nines_probe_ssl_leaf_cert_expiry_timestamp_seconds when the last run reported the
 ///   expiry of the peer's leaf certificate (even when verification failed).
 ///
+/// ICMP probes also have, from SetProbes on:
+/// - nines_probe_icmp_packets_sent_total and nines_probe_icmp_packets_received_total
+///   (counters): echo requests sent and replies received over all runs (a request counts
+///   once however many replies it got; requests refused by the local stack are not sent);
+/// - nines_probe_icmp_rtt_seconds: a histogram over the probe's buckets with one
+///   observation per reply (smokeping's "smoke", for heatmaps and quantiles);
+/// and once the probe has a result, two gauges of the last run:
+/// - nines_probe_icmp_loss_ratio: (sent - received) / sent; NaN when the run sent nothing
+///   (its target did not resolve, say);
+/// - nines_probe_icmp_jitter_seconds: the mean absolute difference between the RTTs of
+///   consecutive replies, in the order the requests were sent, lost requests skipped:
+///   sum(|rtt[i] - rtt[i-1]|) / (replies - 1). That is the mean of RFC 3550's per-packet
+///   delay variation |D(i-1,i)| without its 1/16 smoothing (RFC 5481's IPDV, as an
+///   absolute mean); NaN with fewer than two replies. The spread of the RTT histogram
+///   shows the longer-term variation.
+///
 /// And once for all probes: nines_probe_scheduling_delay_seconds, a histogram of how late
 /// runs started, with buckets from 100µs to 1s.
 class ProbeMetrics : public prometheus::Collectable {
@@ -112,6 +138,16 @@ class ProbeMetrics : public prometheus::Collectable {
   /// delay counts as 0.
   void RecordSchedulingDelay(std::chrono::duration<double> delay);
 
+  /// What the status page shows of a probe besides its history.
+  struct Status {
+    std::optional<bool> up;                     ///< nines_probe_up; absent before the first result
+    std::vector<slo::NamedRatio> availability;  ///< 5m, 1h, 1d, 7d, 30d (NaN when empty)
+    /// The leaf certificate's notAfter as the last run reported it, Unix seconds.
+    std::optional<double> leaf_cert_expiry_seconds;
+  };
+  /// The status of `probe`, or nullopt for a probe that is not configured.
+  std::optional<Status> StatusOf(std::string_view probe) const;
+
   /// Adds a section "probe/<name>" per probe with its kind, target and availability
   /// windows, for the state store.
   void Save(state::Sections& sections) const;
@@ -126,6 +162,8 @@ class ProbeMetrics : public prometheus::Collectable {
  private:
   struct ProbeState;
   static std::string StateIdentity(const ProbeState& probe);
+  /// The nines_probe_icmp_* series of an ICMP probe.
+  static void AppendIcmpSeries(const ProbeState& state, collectors::MetricSink& sink);
 
   WallClock now_;
   mutable std::mutex mutex_;

@@ -221,14 +221,51 @@ TEST(AppendBlackboxMetrics, TcpHandshakeFailureHasNoTlsGauges) {
 TEST(AppendBlackboxMetrics, FieldsOfOtherKindsAreAbsent) {
   ProbeResult result = HttpsResult();
   for (ProbeKind kind : {ProbeKind::kDns, ProbeKind::kIcmp}) {
-    EXPECT_EQ(
-        Blackbox(result, kind),
-        R"(# HELP probe_dns_lookup_time_seconds Returns the time taken for probe dns lookup in seconds
+    std::string text = Blackbox(result, kind);
+    EXPECT_THAT(text, Not(HasSubstr("probe_http_"))) << probes::ProbeKindName(kind);
+    EXPECT_THAT(text, Not(HasSubstr("probe_ssl_"))) << probes::ProbeKindName(kind);
+    EXPECT_THAT(text, Not(HasSubstr("probe_tls_"))) << probes::ProbeKindName(kind);
+    EXPECT_THAT(text, Not(HasSubstr("probe_failed_due_to_regex"))) << probes::ProbeKindName(kind);
+    EXPECT_THAT(text, HasSubstr("\nprobe_success 1\n")) << probes::ProbeKindName(kind);
+  }
+  EXPECT_THAT(Blackbox(result, ProbeKind::kDns), Not(HasSubstr("probe_icmp_")));
+  EXPECT_THAT(Blackbox(result, ProbeKind::kIcmp), Not(HasSubstr("probe_dns_answer_rrs")));
+
+  result.ssl = false;
+  std::string http = Blackbox(result, ProbeKind::kHttp);
+  EXPECT_THAT(http, HasSubstr("\nprobe_http_ssl 0\n"));
+  EXPECT_THAT(http, Not(HasSubstr("probe_ssl_")));
+  EXPECT_THAT(http, Not(HasSubstr("probe_tls_version_info")));
+  EXPECT_THAT(http, Not(HasSubstr("probe_icmp_")));
+  EXPECT_THAT(http, Not(HasSubstr("probe_dns_answer_rrs")));
+}
+
+// A successful ICMP run, as blackbox 0.23 answers /probe?module=icmp&target=127.0.0.1.
+TEST(AppendBlackboxMetrics, IcmpRun) {
+  ProbeResult result = Success(0.00135s);
+  result.phases = {{"resolve", 0.000009s}, {"setup", 0.001s}, {"rtt", 0.0001s}};
+  result.ip_protocol = 4;
+  result.ip_address = "127.0.0.1";
+  result.icmp = probes::IcmpFacts{.packets_sent = 3,
+                                  .packets_received = 2,
+                                  .rtt_seconds = {0.0001, 0.0003},
+                                  .reply_hop_limit = 64};
+  EXPECT_EQ(
+      Blackbox(result, ProbeKind::kIcmp),
+      R"(# HELP probe_dns_lookup_time_seconds Returns the time taken for probe dns lookup in seconds
 # TYPE probe_dns_lookup_time_seconds gauge
-probe_dns_lookup_time_seconds 0.001
+probe_dns_lookup_time_seconds 9e-06
 # HELP probe_duration_seconds Returns how long the probe took to complete in seconds
 # TYPE probe_duration_seconds gauge
-probe_duration_seconds 0.25
+probe_duration_seconds 0.00135
+# HELP probe_icmp_duration_seconds Duration of icmp request by phase
+# TYPE probe_icmp_duration_seconds gauge
+probe_icmp_duration_seconds{phase="resolve"} 9e-06
+probe_icmp_duration_seconds{phase="rtt"} 0.0001
+probe_icmp_duration_seconds{phase="setup"} 0.001
+# HELP probe_icmp_reply_hop_limit Replied packet hop limit (TTL for ipv4)
+# TYPE probe_icmp_reply_hop_limit gauge
+probe_icmp_reply_hop_limit 64
 # HELP probe_ip_addr_hash Specifies the hash of IP address. It's useful to detect if the IP address changes.
 # TYPE probe_ip_addr_hash gauge
 probe_ip_addr_hash 3.668918509e+09
@@ -238,14 +275,104 @@ probe_ip_protocol 4
 # HELP probe_success Displays whether or not the probe was a success
 # TYPE probe_success gauge
 probe_success 1
-)") << probes::ProbeKindName(kind);
-  }
+)");
+}
 
-  result.ssl = false;
-  std::string http = Blackbox(result, ProbeKind::kHttp);
-  EXPECT_THAT(http, HasSubstr("\nprobe_http_ssl 0\n"));
-  EXPECT_THAT(http, Not(HasSubstr("probe_ssl_")));
-  EXPECT_THAT(http, Not(HasSubstr("probe_tls_version_info")));
+// No reply: every phase is still there (0 for rtt), the hop limit is not.
+TEST(AppendBlackboxMetrics, IcmpRunWithoutReply) {
+  ProbeResult result = Failure(FailureReason::kTimeout, 1s);
+  result.phases = {{"resolve", 0.001s}, {"setup", 0.0002s}};
+  result.ip_protocol = 6;
+  result.ip_address = "2001:db8::1";
+  result.icmp = probes::IcmpFacts{
+      .packets_sent = 1, .packets_received = 0, .rtt_seconds = {}, .reply_hop_limit = {}};
+  std::string text = Blackbox(result, ProbeKind::kIcmp);
+  EXPECT_THAT(text, HasSubstr("\nprobe_icmp_duration_seconds{phase=\"resolve\"} 0.001\n"
+                              "probe_icmp_duration_seconds{phase=\"rtt\"} 0\n"
+                              "probe_icmp_duration_seconds{phase=\"setup\"} 0.0002\n"));
+  EXPECT_THAT(text, Not(HasSubstr("probe_icmp_reply_hop_limit")));
+  EXPECT_THAT(text, HasSubstr("\nprobe_success 0\n"));
+  // A target that did not resolve: no facts at all, the phases at 0.
+  text = Blackbox(Failure(FailureReason::kDns), ProbeKind::kIcmp);
+  EXPECT_THAT(text, HasSubstr("\nprobe_icmp_duration_seconds{phase=\"setup\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("\nprobe_ip_protocol 0\n"));
+}
+
+// A DNS run with an SOA answer, in blackbox 0.23's order: the probe_dns_* gauges around
+// probe_dns_lookup_time_seconds.
+TEST(AppendBlackboxMetrics, DnsRun) {
+  ProbeResult result = Success(0.0003s);
+  result.phases = {{"resolve", 0.000009s}, {"connect", 0.00004s}, {"request", 0.00009s}};
+  result.ip_protocol = 4;
+  result.ip_address = "127.0.0.1";
+  result.dns = probes::DnsFacts{.rcode = "NOERROR",
+                                .answer_rrs = 1,
+                                .authority_rrs = 2,
+                                .additional_rrs = 3,
+                                .serial = 2024010101,
+                                .query_succeeded = true};
+  EXPECT_EQ(
+      Blackbox(result, ProbeKind::kDns),
+      R"(# HELP probe_dns_additional_rrs Returns number of entries in the additional resource record list
+# TYPE probe_dns_additional_rrs gauge
+probe_dns_additional_rrs 3
+# HELP probe_dns_answer_rrs Returns number of entries in the answer resource record list
+# TYPE probe_dns_answer_rrs gauge
+probe_dns_answer_rrs 1
+# HELP probe_dns_authority_rrs Returns number of entries in the authority resource record list
+# TYPE probe_dns_authority_rrs gauge
+probe_dns_authority_rrs 2
+# HELP probe_dns_duration_seconds Duration of DNS request by phase
+# TYPE probe_dns_duration_seconds gauge
+probe_dns_duration_seconds{phase="connect"} 4e-05
+probe_dns_duration_seconds{phase="request"} 9e-05
+probe_dns_duration_seconds{phase="resolve"} 9e-06
+# HELP probe_dns_lookup_time_seconds Returns the time taken for probe dns lookup in seconds
+# TYPE probe_dns_lookup_time_seconds gauge
+probe_dns_lookup_time_seconds 9e-06
+# HELP probe_dns_query_succeeded Displays whether or not the query was executed successfully
+# TYPE probe_dns_query_succeeded gauge
+probe_dns_query_succeeded 1
+# HELP probe_dns_serial Returns the serial number of the zone
+# TYPE probe_dns_serial gauge
+probe_dns_serial 2.024010101e+09
+# HELP probe_duration_seconds Returns how long the probe took to complete in seconds
+# TYPE probe_duration_seconds gauge
+probe_duration_seconds 0.0003
+# HELP probe_ip_addr_hash Specifies the hash of IP address. It's useful to detect if the IP address changes.
+# TYPE probe_ip_addr_hash gauge
+probe_ip_addr_hash 3.668918509e+09
+# HELP probe_ip_protocol Specifies whether probe ip protocol is IP4 or IP6
+# TYPE probe_ip_protocol gauge
+probe_ip_protocol 4
+# HELP probe_success Displays whether or not the probe was a success
+# TYPE probe_success gauge
+probe_success 1
+)");
+}
+
+// Without an answer (or without facts at all) every DNS gauge but the serial is there, at 0.
+TEST(AppendBlackboxMetrics, DnsRunWithoutAnswer) {
+  std::string text = Blackbox(Failure(FailureReason::kTimeout), ProbeKind::kDns);
+  for (const char* line :
+       {"probe_dns_additional_rrs 0", "probe_dns_answer_rrs 0", "probe_dns_authority_rrs 0",
+        "probe_dns_duration_seconds{phase=\"connect\"} 0",
+        "probe_dns_duration_seconds{phase=\"request\"} 0",
+        "probe_dns_duration_seconds{phase=\"resolve\"} 0", "probe_dns_query_succeeded 0",
+        "probe_success 0"}) {
+    std::string wanted = "\n";  // appended piecewise: GCC 12 -Wrestrict false positive
+    wanted += line;
+    wanted += '\n';
+    EXPECT_THAT(text, HasSubstr(wanted));
+  }
+  EXPECT_THAT(text, Not(HasSubstr("probe_dns_serial")));
+  // An answer with a rejected rcode still counts as a query that succeeded (blackbox 0.23),
+  // and an SOA query without an SOA record reports serial 0.
+  ProbeResult refused = Failure(FailureReason::kDnsRcode);
+  refused.dns = probes::DnsFacts{.rcode = "REFUSED", .serial = 0, .query_succeeded = true};
+  text = Blackbox(refused, ProbeKind::kDns);
+  EXPECT_THAT(text, HasSubstr("\nprobe_dns_query_succeeded 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nprobe_dns_serial 0\n"));
 }
 
 // A run that got no response: every HTTP gauge is still there, at 0, and every phase too.
@@ -346,6 +473,20 @@ h_seconds_count 5
 )");
 }
 
+// One line per failure reason, in declaration order: `prefix`,reason="..."}`suffix`.
+std::string FailureLines(const std::string& prefix, const std::string& suffix) {
+  std::string lines;
+  for (FailureReason reason : probes::AllFailureReasons()) {
+    lines += prefix;
+    lines += ",reason=\"";
+    lines += probes::FailureReasonName(reason);
+    lines += "\"}";
+    lines += suffix;
+    lines += '\n';
+  }
+  return lines;
+}
+
 // A probe's config as the loader resolves it.
 config::Probe MakeProbe(std::string name, ProbeKind kind, std::string target,
                         std::vector<double> buckets = {0.1, 1}) {
@@ -398,7 +539,8 @@ TEST_F(ProbeMetricsTest, BeforeTheFirstRun) {
   metrics_.SetProbes({MakeProbe("db", ProbeKind::kTcp, "127.0.0.1:5432")});
   EXPECT_EQ(
       Text(),
-      R"(# HELP nines_probe_availability_ratio Successful runs of the probe over all its runs in the trailing window; NaN while the window holds no run.
+      std::string(
+          R"(# HELP nines_probe_availability_ratio Successful runs of the probe over all its runs in the trailing window; NaN while the window holds no run.
 # TYPE nines_probe_availability_ratio gauge
 nines_probe_availability_ratio{probe="db",kind="tcp",target="127.0.0.1:5432",window="5m"} NaN
 nines_probe_availability_ratio{probe="db",kind="tcp",target="127.0.0.1:5432",window="1h"} NaN
@@ -414,23 +556,11 @@ nines_probe_duration_seconds_sum{probe="db",kind="tcp",target="127.0.0.1:5432"} 
 nines_probe_duration_seconds_count{probe="db",kind="tcp",target="127.0.0.1:5432"} 0
 # HELP nines_probe_failures_total Runs of the probe that failed, by reason.
 # TYPE nines_probe_failures_total counter
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="dns"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="connect_refused"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="connect_timeout"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="tls_handshake"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="tls_cert_expired"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="tls_cert_invalid"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="timeout"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="http_status"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="body_mismatch"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="header_mismatch"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="expect_mismatch"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="body_too_large"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="too_many_redirects"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="tls_policy"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="icmp_unreachable"} 0
-nines_probe_failures_total{probe="db",kind="tcp",target="127.0.0.1:5432",reason="other"} 0
-# HELP nines_probe_runs_total Runs of the probe that finished, successful or not.
+)") +
+          FailureLines(
+              "nines_probe_failures_total{probe=\"db\",kind=\"tcp\",target=\"127.0.0.1:5432\"",
+              " 0") +
+          R"(# HELP nines_probe_runs_total Runs of the probe that finished, successful or not.
 # TYPE nines_probe_runs_total counter
 nines_probe_runs_total{probe="db",kind="tcp",target="127.0.0.1:5432"} 0
 # HELP nines_probe_scheduling_delay_seconds How late probe runs started after they were due, in seconds.
@@ -632,6 +762,91 @@ TEST_F(ProbeMetricsTest, DurationAndPhaseHistograms) {
   EXPECT_EQ(Value(Web("nines_probe_phase_duration_seconds_count", "phase=\"tls\"")), std::nullopt);
 }
 
+ProbeResult IcmpRun(int sent, std::vector<double> rtts) {
+  ProbeResult result = rtts.empty() ? Failure(FailureReason::kTimeout, 1s) : Success(0.2s);
+  result.phases = {{"resolve", 0.0001s}, {"setup", 0.0002s}};
+  if (!rtts.empty()) {
+    result.phases["rtt"] = ProbeResult::Seconds(rtts.front());
+  }
+  result.ip_protocol = 4;
+  result.ip_address = "192.0.2.1";
+  const auto received = static_cast<int>(rtts.size());
+  result.icmp = probes::IcmpFacts{.packets_sent = sent,
+                                  .packets_received = received,
+                                  .rtt_seconds = std::move(rtts),
+                                  .reply_hop_limit = 57};
+  return result;
+}
+
+TEST_F(ProbeMetricsTest, IcmpSeriesBeforeTheFirstRun) {
+  metrics_.SetProbes({MakeProbe("ping", ProbeKind::kIcmp, "192.0.2.1"), web_});
+  const std::string ping = "{probe=\"ping\",kind=\"icmp\",target=\"192.0.2.1\"";
+  EXPECT_EQ(Value("nines_probe_icmp_packets_sent_total" + ping + "}"), "0");
+  EXPECT_EQ(Value("nines_probe_icmp_packets_received_total" + ping + "}"), "0");
+  EXPECT_EQ(Value("nines_probe_icmp_rtt_seconds_bucket" + ping + ",le=\"0.1\"}"), "0");
+  EXPECT_EQ(Value("nines_probe_icmp_rtt_seconds_count" + ping + "}"), "0");
+  // Gauges of the last run wait for a run.
+  EXPECT_EQ(Value("nines_probe_icmp_loss_ratio" + ping + "}"), std::nullopt);
+  EXPECT_EQ(Value("nines_probe_icmp_jitter_seconds" + ping + "}"), std::nullopt);
+  // Other kinds have none of them.
+  EXPECT_THAT(Text(), Not(HasSubstr("nines_probe_icmp_packets_sent_total{probe=\"web\"")));
+}
+
+TEST_F(ProbeMetricsTest, IcmpCountersHistogramLossAndJitter) {
+  metrics_.SetProbes({MakeProbe("ping", ProbeKind::kIcmp, "192.0.2.1", {0.01, 0.1})});
+  const std::string ping = "{probe=\"ping\",kind=\"icmp\",target=\"192.0.2.1\"";
+  auto value = [&](const std::string& name, const std::string& extra = "") {
+    return Value(name + ping + extra + "}");
+  };
+  // 5 sent, 4 replies: |0.02-0.01| + |0.015-0.02| + |0.2-0.015| = 0.2, over 3 pairs.
+  metrics_.Record("ping", IcmpRun(5, {0.01, 0.02, 0.015, 0.2}));
+  EXPECT_EQ(value("nines_probe_icmp_packets_sent_total"), "5");
+  EXPECT_EQ(value("nines_probe_icmp_packets_received_total"), "4");
+  EXPECT_EQ(value("nines_probe_icmp_loss_ratio"), "0.2");
+  ASSERT_TRUE(value("nines_probe_icmp_jitter_seconds").has_value());
+  EXPECT_NEAR(std::stod(*value("nines_probe_icmp_jitter_seconds")), 0.2 / 3, 1e-12);
+  EXPECT_EQ(value("nines_probe_icmp_rtt_seconds_bucket", ",le=\"0.01\""), "1");
+  EXPECT_EQ(value("nines_probe_icmp_rtt_seconds_bucket", ",le=\"0.1\""), "3");
+  EXPECT_EQ(value("nines_probe_icmp_rtt_seconds_bucket", ",le=\"+Inf\""), "4");
+  EXPECT_EQ(value("nines_probe_icmp_rtt_seconds_count"), "4");
+  EXPECT_EQ(value("probe_icmp_reply_hop_limit"), "57");
+  EXPECT_EQ(value("probe_icmp_duration_seconds", ",phase=\"rtt\""), "0.01");
+
+  // One reply: no jitter yet.
+  metrics_.Record("ping", IcmpRun(1, {0.05}));
+  EXPECT_EQ(value("nines_probe_icmp_packets_sent_total"), "6");
+  EXPECT_EQ(value("nines_probe_icmp_packets_received_total"), "5");
+  EXPECT_EQ(value("nines_probe_icmp_loss_ratio"), "0");
+  EXPECT_EQ(value("nines_probe_icmp_jitter_seconds"), "NaN");
+  EXPECT_EQ(value("nines_probe_icmp_rtt_seconds_count"), "5");
+
+  // Nothing came back.
+  metrics_.Record("ping", IcmpRun(3, {}));
+  EXPECT_EQ(value("nines_probe_icmp_packets_sent_total"), "9");
+  EXPECT_EQ(value("nines_probe_icmp_loss_ratio"), "1");
+  EXPECT_EQ(value("nines_probe_icmp_jitter_seconds"), "NaN");
+  EXPECT_EQ(value("probe_icmp_reply_hop_limit"), "57");  // the run's facts say so
+  EXPECT_EQ(value("nines_probe_failures_total", ",reason=\"timeout\""), "1");
+
+  // The target did not resolve: nothing sent, so no loss ratio to speak of.
+  metrics_.Record("ping", Failure(FailureReason::kDns));
+  EXPECT_EQ(value("nines_probe_icmp_packets_sent_total"), "9");
+  EXPECT_EQ(value("nines_probe_icmp_loss_ratio"), "NaN");
+  EXPECT_EQ(value("nines_probe_icmp_jitter_seconds"), "NaN");
+  EXPECT_EQ(value("probe_icmp_reply_hop_limit"), std::nullopt);
+
+  // A reload that keeps the probe keeps its counts; a new target starts over.
+  config::Probe moved = MakeProbe("ping", ProbeKind::kIcmp, "192.0.2.1", {0.01, 0.1});
+  moved.interval = 30s;
+  metrics_.SetProbes({moved});
+  EXPECT_EQ(value("nines_probe_icmp_packets_sent_total"), "9");
+  moved.target = "192.0.2.2";
+  metrics_.SetProbes({moved});
+  EXPECT_EQ(Value("nines_probe_icmp_packets_sent_total{probe=\"ping\",kind=\"icmp\",target="
+                  "\"192.0.2.2\"}"),
+            "0");
+}
+
 TEST_F(ProbeMetricsTest, DefaultBucketsWhenNoneConfigured) {
   web_.buckets.clear();
   metrics_.SetProbes({web_});
@@ -754,7 +969,15 @@ TEST_F(ProbeMetricsTest, PromtoolAcceptsThePage) {
   }
   config::Probe db = MakeProbe("db", ProbeKind::kTcp, "127.0.0.1:5432");
   config::Probe dns = MakeProbe("resolver", ProbeKind::kDns, "127.0.0.1:53");
-  metrics_.SetProbes({web_, db, dns});
+  config::Probe ping = MakeProbe("ping", ProbeKind::kIcmp, "192.0.2.1");
+  config::Probe lost = MakeProbe("lost", ProbeKind::kIcmp, "192.0.2.2");
+  metrics_.SetProbes({web_, db, dns, ping, lost});
+  metrics_.Record("ping", IcmpRun(3, {0.001, 0.002, 0.0015}));
+  metrics_.Record("lost", IcmpRun(3, {}));
+  ProbeResult resolved = Success();
+  resolved.dns = probes::DnsFacts{
+      .rcode = "NOERROR", .answer_rrs = 1, .serial = std::nullopt, .query_succeeded = true};
+  metrics_.Record("resolver", resolved);
   metrics_.Record("web", HttpsResult());
   metrics_.Record("db", Failure(FailureReason::kConnectRefused));
   metrics_.RecordSkipped("db");

@@ -166,7 +166,7 @@ TEST(SloTest, PrometheusRecordingRulesAgreeWithNinesWindows) {
   const std::string selector = "{sloth_slo=\"web-errors\"}";
   for (const std::string window : {"5m", "30m", "1h", "30d"}) {
     std::optional<double> recorded =
-        Query(*prometheus, "slo:sli_error:ratio_rate" + window + selector);
+        Query(*prometheus, std::string("slo:sli_error:ratio_rate").append(window).append(selector));
     ASSERT_TRUE(recorded) << window;
     EXPECT_NEAR(*recorded, 1 - nines_5m, kTolerance) << window;
   }

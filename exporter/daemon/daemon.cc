@@ -14,6 +14,7 @@
 #include "exporter/config/default_config.h"
 #include "exporter/daemon/access_logs.h"
 #include "exporter/daemon/reloader.h"
+#include "exporter/daemon/status_view.h"
 #include "exporter/metrics/gatherer.h"
 #include "exporter/metrics/probe_metrics.h"
 #include "exporter/metrics/self_metrics.h"
@@ -24,6 +25,7 @@
 #include "exporter/web/handlers.h"
 #include "exporter/web/probe_handler.h"
 #include "exporter/web/server.h"
+#include "exporter/web/status_handlers.h"
 
 namespace nines::daemon {
 namespace {
@@ -77,12 +79,17 @@ int Run(const Flags& flags) {
   metrics::SelfMetrics self_metrics(*registry);
   auto probe_metrics = std::make_shared<metrics::ProbeMetrics>();
   auto slo_engine = std::make_shared<slo::SloEngine>();
+  auto history = std::make_shared<status::History>();
+  auto traffic = std::make_shared<status::Traffic>();
+  const double started_seconds =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto access_log_metrics = std::make_shared<collectors::AccessLogMetrics>();
   AccessLogSources access_logs(*access_log_metrics);
   access_log_metrics->SetRequestObserver(
-      [slo_engine](const std::string& server,
-                   std::span<const collectors::AccessLogMetrics::Request> requests) {
+      [slo_engine, traffic](const std::string& server,
+                            std::span<const collectors::AccessLogMetrics::Request> requests) {
         slo_engine->RecordRequests(server, requests);
+        traffic->Record(server, requests);
       });
 
   // Saved state is read before anything runs and restored by the first config applied,
@@ -102,24 +109,36 @@ int Run(const Flags& flags) {
 
   scheduler::ProbeRunner runner(*probe_metrics,
                                 static_cast<std::size_t>(flags.probe_max_in_flight));
-  runner.OnResult([slo_engine](const std::string& probe, const probes::ProbeResult& result) {
-    slo_engine->RecordProbe(probe, result.success, result.duration);
-  });
+  runner.OnResult(
+      [slo_engine, history](const std::string& probe, const probes::ProbeResult& result) {
+        slo_engine->RecordProbe(probe, result.success, result.duration);
+        history->Record(probe, result);
+      });
   runner.Start();
   Reloader reloader(flags.config_file, self_metrics);
-  reloader.OnApply(
-      [slo_engine, probe_metrics, &saved](const std::shared_ptr<const config::Config>& config) {
-        slo_engine->SetSlos(config->slos);
-        if (saved && !saved->empty()) {
-          probe_metrics->SetProbes(config->probes);
-          std::size_t probes = probe_metrics->Restore(*saved);
-          std::size_t slos = slo_engine->Restore(*saved);
-          spdlog::info("restored the windows of {} of {} probes and {} of {} SLOs", probes,
-                       config->probes.size(), slos, config->slos.size());
-        }
-        saved.reset();
-        return std::string();
-      });
+  // The parts that follow probes and SLOs by name; the first config also restores them.
+  reloader.OnApply([slo_engine, probe_metrics, history, traffic,
+                    &saved](const std::shared_ptr<const config::Config>& config) {
+    slo_engine->SetSlos(config->slos);
+    history->SetProbes(config->probes);
+    std::vector<std::string> servers;
+    for (const config::Nginx& nginx : config->nginx) {
+      if (nginx.access_log) {
+        servers.push_back(nginx.name);
+      }
+    }
+    traffic->SetServers(servers);
+    if (saved && !saved->empty()) {
+      probe_metrics->SetProbes(config->probes);
+      std::size_t probes = probe_metrics->Restore(*saved);
+      std::size_t slos = slo_engine->Restore(*saved);
+      std::size_t histories = history->Restore(*saved);
+      spdlog::info("restored the windows of {} of {} probes, {} of {} SLOs, and {} probe histories",
+                   probes, config->probes.size(), slos, config->slos.size(), histories);
+    }
+    saved.reset();
+    return std::string();
+  });
   reloader.OnApply([&runner](const std::shared_ptr<const config::Config>& config) {
     return runner.Apply(config);
   });
@@ -178,7 +197,21 @@ int Run(const Flags& flags) {
   }
   std::atomic<bool> ready{false};
   web::Server server(web::ServerOptions{*address, flags.max_connections});
-  server.Route("/", web::LandingPageHandler(flags.telemetry_path));
+  StatusViewBuilder status_view({.config = [&reloader] { return reloader.Current(); },
+                                 .probe_metrics = probe_metrics.get(),
+                                 .history = history.get(),
+                                 .slos = slo_engine.get(),
+                                 .traffic = traffic.get(),
+                                 .self = &self_metrics,
+                                 .started_seconds = started_seconds});
+  web::StatusSources status_sources{
+      .view = [&status_view] { return status_view.Build(); },
+      .probe = [&status_view](std::string_view name) { return status_view.Probe(name); },
+      .history = history.get()};
+  server.Route("/", web::StatusPageHandler(status_sources, flags.telemetry_path));
+  server.Route("/api/v1/status", web::StatusJsonHandler(status_sources));
+  server.Route("/logs", web::LogsHandler(status_sources, flags.telemetry_path));
+  server.RoutePrefix("/badge/", web::BadgeHandler(status_sources));
   server.Route(flags.telemetry_path, web::MetricsHandler(gatherer));
   server.Route("/probe", web::ProbeHandler([&reloader] { return reloader.Current(); },
                                            [&runner](probes::ProbeRequest request) {
@@ -204,6 +237,7 @@ int Run(const Flags& flags) {
   }
   if (store) {
     store->AddSaver([probe_metrics](state::Sections& sections) { probe_metrics->Save(sections); });
+    store->AddSaver([history](state::Sections& sections) { history->Save(sections); });
     store->AddSaver([&access_logs, access_log_metrics, slo_engine](state::Sections& sections) {
       // Positions and SLO windows from the same instant: no line counted in the windows is
       // read again after a restart, and none is skipped.

@@ -18,6 +18,11 @@ class SelfMetrics {
   /// A reload was rejected: successful = 0; the timestamp keeps the last success.
   void ReloadFailed();
 
+  /// nines_config_last_reload_successful as a bool, for the status page.
+  bool LastReloadSuccessful() const { return reload_successful_.Value() == 1; }
+  /// nines_config_last_reload_success_timestamp_seconds.
+  double LastReloadSuccessSeconds() const { return reload_success_timestamp_.Value(); }
+
  private:
   prometheus::Gauge& reload_successful_;
   prometheus::Gauge& reload_success_timestamp_;

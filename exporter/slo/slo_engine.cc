@@ -249,6 +249,36 @@ std::size_t SloEngine::Restore(const state::Sections& sections) {
   return restored;
 }
 
+std::vector<status::SloView> SloEngine::Views() const {
+  const TimePoint now = now_();
+  std::lock_guard lock(mutex_);
+  std::vector<status::SloView> views;
+  for (const auto& state : slos_) {
+    const std::vector<WindowSpec>& specs = state->windows.windows();
+    const std::vector<WindowTotals> totals = state->windows.Totals(now);
+    const double budget = ErrorBudget(state->slo.objective_percent);
+    auto totals_of = [&](Duration length) {
+      for (std::size_t i = 0; i < specs.size(); ++i) {
+        if (specs[i].window == length) {
+          return totals[i];
+        }
+      }
+      return WindowTotals{};
+    };
+    const WindowTotals period = totals_of(state->slo.period);
+    const WindowTotals hour = totals_of(std::chrono::hours(1));
+    status::SloView view;
+    view.name = state->slo.name;
+    view.period = PeriodName(state->slo.period);
+    view.objective = ObjectiveRatio(state->slo.objective_percent);
+    view.sli = RatioOf(period);
+    view.budget_remaining = period.total > 0 ? 1 - (1 - view.sli) / budget : 1.0;
+    view.burn_rate_1h = (1 - RatioOf(hour)) / budget;
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
 std::vector<prometheus::MetricFamily> SloEngine::Collect() const {
   const TimePoint now = now_();
   collectors::MetricSink sink;

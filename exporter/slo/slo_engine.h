@@ -18,6 +18,7 @@
 #include "exporter/config/config.h"
 #include "exporter/slo/window.h"
 #include "exporter/state/state_file.h"
+#include "exporter/status/view.h"
 
 /// The SLO engine: turns probe results and access-log requests into good and bad events
 /// of each configured SLO (`slos:`), keeps them in rolling windows, and exports the error
@@ -93,6 +94,9 @@ class SloEngine : public prometheus::Collectable {
   /// SLI; logs (warning) a section that cannot be decoded or restored, and returns how
   /// many SLOs were restored.
   std::size_t Restore(const state::Sections& sections);
+
+  /// Every SLO as the status page shows it, in config order.
+  std::vector<status::SloView> Views() const;
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 

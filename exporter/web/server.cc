@@ -192,12 +192,21 @@ Server::~Server() { Stop(); }
 
 void Server::Route(const std::string& path, Handler handler) { routes_[path] = std::move(handler); }
 
+void Server::RoutePrefix(const std::string& prefix, Handler handler) {
+  prefix_routes_[prefix] = std::move(handler);
+}
+
 Response Server::Dispatch(const Request& request) const {
-  auto it = routes_.find(request.path);
-  if (it == routes_.end()) {
-    return Response::Text(404, "404 page not found\n");
+  if (auto it = routes_.find(request.path); it != routes_.end()) {
+    return it->second(request);
   }
-  return it->second(request);
+  // Reverse order: a longer prefix sorts after its own prefixes, so it is tried first.
+  for (const auto& [prefix, handler] : prefix_routes_) {
+    if (request.path.starts_with(prefix)) {
+      return handler(request);
+    }
+  }
+  return Response::Text(404, "404 page not found\n");
 }
 
 void Server::Start() {

@@ -34,6 +34,9 @@ class Server {
 
   /// Routes `path` (exact match) to `handler`. Call before Start().
   void Route(const std::string& path, Handler handler);
+  /// Routes every path that starts with `prefix` and has no exact route to `handler`; the
+  /// longest matching prefix wins. Call before Start().
+  void RoutePrefix(const std::string& prefix, Handler handler);
 
   /// Binds and starts serving. Throws std::runtime_error with the reason (for example
   /// "address already in use") when the address cannot be bound.
@@ -53,6 +56,7 @@ class Server {
 
   ServerOptions options_;
   std::map<std::string, Handler, std::less<>> routes_;
+  std::map<std::string, Handler, std::greater<>> prefix_routes_;  // longest first among equals
   std::unique_ptr<CivetAdapter> adapter_;
   std::unique_ptr<CivetServer> civet_;
   int port_ = 0;

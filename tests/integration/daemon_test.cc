@@ -208,11 +208,18 @@ TEST_F(DaemonTest, EndpointsAnswerWithTheRightStatus) {
   }
 }
 
-TEST_F(DaemonTest, LandingPageLinksToMetrics) {
+TEST_F(DaemonTest, StatusPageShowsTheProbesAndLinksToMetrics) {
   HttpResponse response = Fetch("GET", shared_daemon->Url("/"));
   ASSERT_EQ(response.status, 200) << Explain(response, *shared_daemon);
   EXPECT_EQ(response.Header("Content-Type"), "text/html; charset=utf-8");
-  EXPECT_NE(response.body.find("<a href=\"/metrics\">"), std::string::npos) << response.body;
+  EXPECT_TRUE(
+      response.Header("Content-Security-Policy").value_or("").starts_with("default-src 'none'"));
+  EXPECT_NE(response.body.find("href=\"metrics\""), std::string::npos) << response.body;
+  HttpResponse json = Fetch("GET", shared_daemon->Url("/api/v1/status"));
+  EXPECT_EQ(json.status, 200);
+  EXPECT_EQ(json.Header("Content-Type"), "application/json");
+  EXPECT_EQ(Fetch("GET", shared_daemon->Url("/badge/no-such-probe.svg")).status, 404);
+  EXPECT_EQ(Fetch("GET", shared_daemon->Url("/logs")).status, 400);
 }
 
 // ---- Reloads, against one daemon for the suite; every test writes the config it needs ----

@@ -12,7 +12,6 @@
 namespace nines::status {
 namespace {
 
-constexpr std::chrono::hours kDay{24};
 // The version of a "history/<name>" section's layout.
 constexpr std::uint64_t kHistoryVersion = 1;
 

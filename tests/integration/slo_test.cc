@@ -60,7 +60,8 @@ std::optional<double> Query(const Peer& prometheus, const std::string& query) {
 
 double SampleValue(std::string_view page, const std::string& family,
                    const std::map<std::string, std::string>& labels) {
-  const Sample* sample = FindSample(ParseExposition(page), family, labels);
+  const std::map<std::string, Family> families = ParseExposition(page);
+  const Sample* sample = FindSample(families, family, labels);
   return sample == nullptr ? NAN : sample->value;
 }
 

@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <re2/re2.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace nines::probes {
@@ -967,6 +970,27 @@ int ExplicitConfiguration(ares_options* options) {
          ARES_OPT_SORTLIST;
 }
 
+// Options for a channel that asks `resolver` alone (ExplicitConfiguration plus a
+// one-second timeout and four tries); returns their optmask. Call UseServer() once the
+// channel exists.
+int ResolverConfiguration(ares_options* options) {
+  int optmask = ExplicitConfiguration(options);
+  options->timeout = 1000;
+  options->tries = 4;
+  return optmask | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+}
+
+// Makes `channel` ask `server` only; returns a c-ares status.
+int UseServer(ares_channel channel, const Server& server) {
+  ares_addr_port_node node{};
+  node.family = server.family;
+  std::memcpy(&node.addr, server.bytes.data(),
+              server.family == AF_INET ? sizeof(in_addr) : sizeof(ares_in6_addr));
+  node.udp_port = server.port;
+  node.tcp_port = server.port;
+  return ares_set_servers_ports(channel, &node);
+}
+
 // One c-ares channel whose sockets the event loop watches and whose timeouts run on a
 // loop timer. `progress` runs after every call into c-ares made from a loop callback, so
 // the owner sees the results c-ares's callbacks stored; it may destroy the channel.
@@ -1194,6 +1218,105 @@ std::optional<std::string> DnsServerProblem(std::string_view server) {
   return std::nullopt;
 }
 
+DnsLookup LookUpAt(std::string_view server, const std::string& host,
+                   std::chrono::nanoseconds timeout) {
+  DnsLookup answer;
+  std::string why;
+  std::optional<Server> parsed = ParseServer(server, &why);
+  if (!parsed) {
+    answer.error = "resolver \"" + std::string(server) + "\": " + why;
+    return answer;
+  }
+  if (timeout <= std::chrono::nanoseconds::zero()) {
+    answer.error = "no time left to resolve \"" + host + "\"";
+    return answer;
+  }
+  InitAres();
+  LookupOutcome outcome;  // outlives the channel, whose destruction may call back
+  ares_options options{};
+  int optmask = ResolverConfiguration(&options);
+  ares_channel raw = nullptr;
+  int status = ares_init_options(&raw, &options, optmask);
+  if (status != ARES_SUCCESS) {
+    answer.error = std::string("cannot set up c-ares: ") + ares_strerror(status);
+    return answer;
+  }
+  std::unique_ptr<std::remove_pointer_t<ares_channel>, decltype(&ares_destroy)> channel(
+      raw, &ares_destroy);
+  status = UseServer(channel.get(), *parsed);
+  if (status != ARES_SUCCESS) {
+    answer.error = "cannot use resolver \"" + std::string(server) + "\": " + ares_strerror(status);
+    return answer;
+  }
+  ares_addrinfo_hints hints{};
+  hints.ai_family = AF_UNSPEC;
+  ares_getaddrinfo(channel.get(), host.c_str(), nullptr, &hints, &OnAddrInfo, &outcome);
+
+  auto deadline = SteadyClock::now() + timeout;
+  while (!outcome.done) {
+    auto left = deadline - SteadyClock::now();
+    if (left <= SteadyClock::duration::zero()) {
+      answer.error = "resolving \"" + host + "\" at " + std::string(server) +
+                     " did not finish within the timeout";
+      return answer;
+    }
+    std::array<ares_socket_t, ARES_GETSOCK_MAXNUM> sockets{};
+    int bits = ares_getsock(channel.get(), sockets.data(), static_cast<int>(sockets.size()));
+    std::vector<pollfd> fds;
+    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+      short events = 0;
+      if (ARES_GETSOCK_READABLE(bits, i)) {
+        events |= POLLIN;
+      }
+      if (ARES_GETSOCK_WRITABLE(bits, i)) {
+        events |= POLLOUT;
+      }
+      if (events != 0) {
+        fds.push_back({sockets[static_cast<std::size_t>(i)], events, 0});
+      }
+    }
+    auto left_us = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
+    timeval most{static_cast<time_t>(left_us / 1000000),
+                 static_cast<suseconds_t>(left_us % 1000000)};
+    timeval wait{};
+    ares_timeout(channel.get(), &most, &wait);
+    int millis = static_cast<int>(wait.tv_sec * 1000 + (wait.tv_usec + 999) / 1000);
+    int ready = ::poll(fds.data(), fds.size(), millis);
+    if (ready < 0 && errno != EINTR) {
+      answer.error = std::string("poll: ") + std::strerror(errno);
+      return answer;
+    }
+    bool any = false;
+    for (const pollfd& fd : fds) {
+      if (fd.revents == 0) {
+        continue;
+      }
+      any = true;
+      bool readable = (fd.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+      bool writable = (fd.revents & (POLLOUT | POLLERR | POLLHUP)) != 0;
+      ares_process_fd(channel.get(), readable ? fd.fd : ARES_SOCKET_BAD,
+                      writable ? fd.fd : ARES_SOCKET_BAD);
+    }
+    if (!any) {
+      ares_process_fd(channel.get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
+    }
+  }
+  if (outcome.status != ARES_SUCCESS) {
+    answer.error = ares_strerror(outcome.status);
+    return answer;
+  }
+  for (auto& [family, address] : outcome.addresses) {
+    if (std::find(answer.addresses.begin(), answer.addresses.end(), address) ==
+        answer.addresses.end()) {
+      answer.addresses.push_back(std::move(address));
+    }
+  }
+  if (answer.addresses.empty()) {
+    answer.error = "no IP addresses";
+  }
+  return answer;
+}
+
 namespace internal {
 
 std::optional<std::vector<unsigned char>> BuildDnsQuery(std::string_view name, std::uint16_t type,
@@ -1410,7 +1533,7 @@ void DnsProbe::Begin() {
     return;
   }
   std::string pinned = request().pinned_address;
-  if (!pinned.empty() && dns.resolver.empty()) {
+  if (!pinned.empty()) {
     if (pinned.size() > 2 && pinned.front() == '[' && pinned.back() == ']') {
       pinned = pinned.substr(1, pinned.size() - 2);
     }
@@ -1441,10 +1564,7 @@ void DnsProbe::StartResolve() {
       return;
     }
     // The resolver alone answers: no /etc/hosts, no search domains, retries every second.
-    optmask = ExplicitConfiguration(&options);
-    options.timeout = 1000;
-    options.tries = 4;
-    optmask |= ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    optmask = ResolverConfiguration(&options);
   }
   int status = s.lookup_channel->Init(&options, optmask);
   if (status != ARES_SUCCESS) {
@@ -1452,13 +1572,7 @@ void DnsProbe::StartResolve() {
     return;
   }
   if (resolver) {
-    ares_addr_port_node node{};
-    node.family = resolver->family;
-    std::memcpy(&node.addr, resolver->bytes.data(),
-                resolver->family == AF_INET ? sizeof(in_addr) : sizeof(ares_in6_addr));
-    node.udp_port = resolver->port;
-    node.tcp_port = resolver->port;
-    status = ares_set_servers_ports(s.lookup_channel->get(), &node);
+    status = UseServer(s.lookup_channel->get(), *resolver);
     if (status != ARES_SUCCESS) {
       FailNow(FailureReason::kOther,
               "cannot use resolver \"" + dns.resolver + "\": " + ares_strerror(status));

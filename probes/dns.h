@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,11 +34,10 @@ namespace nines::probes {
 /// internal resolver for `ns1.corp` and another asking a public one. Without it the
 /// system's configuration applies, read by c-ares (nameservers, search domains, ndots,
 /// /etc/hosts; NSS modules other than `files` and `dns` are not consulted). With a
-/// resolver, a pinned address is ignored: the name is looked up at the resolver and the
-/// address found is checked with ProbeRequest::check_address before it is used (refused:
-/// reason `other`). `/probe` itself still looks the target up with the system resolver to
-/// apply its allow/deny policy first, so a name only the resolver knows is answered as a
-/// `dns` failure there.
+/// resolver, a name is looked up at the resolver and the address found is checked with
+/// ProbeRequest::check_address before it is used (refused: reason `other`). `/probe` looks
+/// the target up at the module's resolver too (LookUpAt()), applies its allow/deny policy
+/// to what it found and pins the address, which the probe then uses as it is.
 ///
 /// The query is one message (id random, RD per `recursion_desired`, one question of
 /// `query_name` made fully qualified, `query_type`, `query_class`, no EDNS: exactly what
@@ -146,6 +146,21 @@ std::optional<std::string> DnsNameProblem(std::string_view name);
 /// Why `server` cannot be a `resolver`, or std::nullopt when it can: an IP address, or
 /// `ipv4:port` / `[ipv6]:port` with a port from 1 to 65535.
 std::optional<std::string> DnsServerProblem(std::string_view server);
+
+/// What LookUpAt() found: the addresses (numeric, IPv4 and IPv6, in c-ares's order), or
+/// why there are none.
+struct DnsLookup {
+  std::vector<std::string> addresses;
+  std::string error;  // "" on success
+};
+
+/// Looks `host` up at the DNS server `server` (a `resolver` value, DnsServerProblem()),
+/// for both address families, as a probe with that `resolver` does: only that server, no
+/// /etc/hosts, no search domains. Blocks the calling thread at most `timeout`, on a c-ares
+/// channel of its own; safe to call from several threads at once. `/probe` uses it to check
+/// a DNS module's target against its policy with the addresses the probe will use.
+DnsLookup LookUpAt(std::string_view server, const std::string& host,
+                   std::chrono::nanoseconds timeout);
 
 /// The wire format and the text of records, exposed for tests.
 namespace internal {

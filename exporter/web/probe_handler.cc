@@ -18,6 +18,7 @@
 #include "exporter/metrics/probe_metrics.h"
 #include "exporter/metrics/text_format.h"
 #include "exporter/web/gzip.h"
+#include "probes/dns.h"
 
 namespace nines::web {
 namespace {
@@ -451,6 +452,7 @@ void EmitDns(YAML::Emitter& out, const config::DnsModule& dns) {
   EmitRrValidator(out, "validate_additional_rrs", dns.validate_additional_rrs);
   EmitIpProtocol(out, dns.preferred_ip_protocol, dns.ip_protocol_fallback);
   EmitString(out, "source_ip_address", dns.source_ip_address);
+  EmitString(out, "resolver", dns.resolver);
   out << YAML::EndMap;
 }
 
@@ -574,7 +576,14 @@ Response Endpoint::Serve(const Request& request) const {
   ResolveOptions resolve;
   resolve.preferred_ip_protocol = PreferredProtocol(module, &resolve.ip_protocol_fallback);
   resolve.timeout = timeout;
-  auto policy = std::make_shared<const TargetPolicy>(config->probe_endpoint, options.resolver);
+  Resolver resolver = options.resolver;
+  if (module.prober == probes::ProbeKind::kDns && !module.dns.resolver.empty()) {
+    resolver = [resolve_at = options.resolve_at, server = module.dns.resolver](
+                   const std::string& host, std::chrono::nanoseconds left) {
+      return resolve_at(server, host, left);
+    };
+  }
+  auto policy = std::make_shared<const TargetPolicy>(config->probe_endpoint, std::move(resolver));
   TargetDecision decision = policy->Decide(target, module.prober, resolve);
   switch (decision.verdict) {
     case TargetDecision::Verdict::kMalformed:
@@ -703,6 +712,12 @@ std::optional<std::string> QueryUnescape(std::string_view text) {
 }
 
 }  // namespace
+
+Resolution ResolveAt(const std::string& server, const std::string& host,
+                     std::chrono::nanoseconds timeout) {
+  probes::DnsLookup lookup = probes::LookUpAt(server, host, timeout);
+  return {std::move(lookup.addresses), std::move(lookup.error)};
+}
 
 Handler ProbeHandler(ConfigSource current_config, ProbeRunner run, ProbeHandlerOptions options) {
   auto endpoint = std::make_shared<const Endpoint>(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,11 +30,20 @@ using ConfigSource = std::function<std::shared_ptr<const config::Config>()>;
 /// scrape timeout so the answer arrives before Prometheus gives up.
 inline constexpr double kDefaultTimeoutOffsetSeconds = 0.5;
 
+/// Looks `host` up at the DNS server `server` (a DNS module's `resolver`): probes::LookUpAt().
+Resolution ResolveAt(const std::string& server, const std::string& host,
+                     std::chrono::nanoseconds timeout);
+
 /// The tunables of ProbeHandler().
 struct ProbeHandlerOptions {
   double timeout_offset_seconds = kDefaultTimeoutOffsetSeconds;
   /// Looks up target names for the probe_endpoint policy; tests pass their own.
   Resolver resolver = SystemResolve;
+  /// Looks up the target names of DNS modules that set `resolver`, at that resolver
+  /// (`server`), so the policy checks the address the probe will use.
+  std::function<Resolution(const std::string& server, const std::string& host,
+                           std::chrono::nanoseconds timeout)>
+      resolve_at = ResolveAt;
 };
 
 /// `/probe`, answering like blackbox_exporter 0.23's prober.Handler:
@@ -47,7 +57,8 @@ struct ProbeHandlerOptions {
 ///    different Host header;
 ///  - then the probe_endpoint policy (TargetPolicy): a malformed target is 400, a denied
 ///    one 403 with the reason, and neither sends any traffic; a name that does not resolve
-///    is reported as a failed probe (reason `dns`) without running the prober;
+///    is reported as a failed probe (reason `dns`) without running the prober; a DNS
+///    module with a `resolver` has the target's name looked up there;
 ///  - otherwise `run` gets the request with the address the policy checked pinned, and the
 ///    answer is blackbox's metrics for the result, without labels, in the text format
 ///    (gzip-compressed when accepted); `debug=true` answers blackbox's debug page instead:

@@ -294,5 +294,38 @@ TEST_F(DnsTest, DebugOutputShowsTheRecords) {
       << response.body;
 }
 
+// What blackbox cannot do: a module naming its own resolver. The DNS server's name is
+// known only to the dnsmasq, which serves as that resolver; the system's resolver cannot
+// find it, so the same target without `resolver` fails with reason dns.
+TEST_F(DnsTest, ResolverChosenPerModule) {
+  std::string port = std::to_string(dnsmasq->port());
+  std::string config = std::string(kModules) +
+                       "  dns_split:\n"
+                       "    prober: dns\n"
+                       "    timeout: 5s\n"
+                       "    dns:\n"
+                       "      query_name: www.example.test\n"
+                       "      query_type: A\n"
+                       "      preferred_ip_protocol: ip4\n"
+                       "      resolver: " +
+                       dnsmasq->HostPort() + "\n";
+  std::unique_ptr<Daemon> split = Daemon::Start(config);
+  ASSERT_NE(split, nullptr);
+  std::string target = "dns.example.test:" + port;
+
+  HttpResponse found = Fetch("GET", split->Url("/probe?module=dns_split&target=" + target));
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_TRUE(PromtoolAccepts(found.body)) << found.body;
+  std::map<std::string, Family> page = ParseExposition(found.body);
+  EXPECT_EQ(Value(page, "probe_success"), 1) << found.body;
+  EXPECT_EQ(Value(page, "probe_dns_answer_rrs"), 1);
+  EXPECT_GT(Value(page, "probe_dns_lookup_time_seconds"), 0);
+
+  HttpResponse missed = Fetch("GET", split->Url("/probe?module=dns_a&debug=true&target=" + target));
+  ASSERT_EQ(missed.status, 200) << missed.body;
+  EXPECT_NE(missed.body.find("probe_success 0"), std::string::npos) << missed.body;
+  EXPECT_NE(missed.body.find("reason=dns"), std::string::npos) << missed.body;
+}
+
 }  // namespace
 }  // namespace nines::testing

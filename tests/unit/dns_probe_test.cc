@@ -33,6 +33,7 @@ using ::testing::Contains;
 using testing::Dnsmasq;
 using ::testing::HasSubstr;
 using ::testing::Optional;
+using ::testing::UnorderedElementsAre;
 using Bytes = std::vector<unsigned char>;
 
 config::Regexp Re(const std::string& pattern) {
@@ -565,6 +566,26 @@ TEST_F(DnsProbeTest, ServerNameAndResolver) {
   EXPECT_LT(slow.duration.count(), 0.7);
 }
 
+TEST_F(DnsProbeTest, LookUpAtAsksOnlyThatServer) {
+  DnsLookup found = LookUpAt(Server(), "dns.example.test", milliseconds(2000));
+  EXPECT_EQ(found.error, "");
+  EXPECT_THAT(found.addresses, UnorderedElementsAre("127.0.0.1", "::1"));
+
+  DnsLookup unknown = LookUpAt(Server(), "nope.example.test", milliseconds(2000));
+  EXPECT_TRUE(unknown.addresses.empty());
+  EXPECT_NE(unknown.error, "");
+
+  ScriptedDns silent([](const Bytes&) { return std::nullopt; });
+  auto started = std::chrono::steady_clock::now();
+  DnsLookup slow = LookUpAt(silent.HostPort(), "dns.example.test", milliseconds(300));
+  EXPECT_THAT(slow.error, HasSubstr("did not finish within the timeout"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(800));
+
+  EXPECT_THAT(LookUpAt("dns.example.test", "x.test", milliseconds(100)).error,
+              HasSubstr("is not an IP address"));
+  EXPECT_THAT(LookUpAt(Server(), "x.test", milliseconds(0)).error, HasSubstr("no time left"));
+}
+
 TEST_F(DnsProbeTest, PinnedAddressAndLocalhost) {
   std::string port = std::to_string(dnsmasq->port());
   // /probe pins the address its policy approved: no lookup (the name exists nowhere).
@@ -573,6 +594,13 @@ TEST_F(DnsProbeTest, PinnedAddressAndLocalhost) {
             [](ProbeRequest& request) { request.pinned_address = "127.0.0.1"; });
   ASSERT_TRUE(pinned.success) << Describe(pinned);
   EXPECT_EQ(pinned.ip_address, "127.0.0.1");
+  // With a resolver too: /probe resolved the name there already.
+  ProbeResult pinned_resolver = Probe(
+      "server.invalid:" + port,
+      DnsModule("www.example.test", "A", [](auto& dns) { dns.resolver = "192.0.2.1"; }),
+      milliseconds(2000), [](ProbeRequest& request) { request.pinned_address = "127.0.0.1"; });
+  ASSERT_TRUE(pinned_resolver.success) << Describe(pinned_resolver);
+  EXPECT_EQ(pinned_resolver.ip_address, "127.0.0.1");
 
   // The system resolver; localhost never leaves the machine.
   ProbeResult local = Probe("localhost:" + port, DnsModule("www.example.test", "A"));

@@ -416,6 +416,54 @@ TEST_F(ProbeHandlerTest, UnresolvedNamesFailAsDnsWithoutProbing) {
   EXPECT_THAT(response.body, HasSubstr("level=error msg=\"Probe failed\" reason=dns"));
 }
 
+TEST_F(ProbeHandlerTest, DnsModuleWithResolverLooksTheTargetUpThere) {
+  config::Module split;
+  split.prober = probes::ProbeKind::kDns;
+  split.dns.query_name = "www.corp.test";
+  split.dns.resolver = "192.0.2.53:5353";
+  split.dns.preferred_ip_protocol = config::IpProtocol::kIp4;
+  config_->modules["dns_split"] = split;
+  config::Module plain = split;
+  plain.dns.resolver.clear();
+  config_->modules["dns_plain"] = plain;
+  config_->probe_endpoint.deny = {"10.0.0.0/8"};
+  std::vector<std::pair<std::string, std::string>> asked;
+  options_.resolve_at = [&](const std::string& server, const std::string& host,
+                            std::chrono::nanoseconds) {
+    asked.emplace_back(server, host);
+    if (host == "ns1.corp.test") {
+      return Resolution{{"127.0.0.53"}, ""};
+    }
+    if (host == "web.test") {
+      return Resolution{{"10.1.2.3"}, ""};  // the system resolver says 203.0.113.7
+    }
+    return Resolution{{}, "Domain name not found"};
+  };
+
+  // A name only the module's resolver knows: resolved there, pinned, probed.
+  Response known = Serve(Get("module=dns_split&target=ns1.corp.test:53&debug=true"));
+  EXPECT_EQ(known.status, 200) << known.body;
+  ASSERT_EQ(fake_.requests.size(), 1u);
+  EXPECT_EQ(fake_.requests[0].pinned_address, "127.0.0.53");
+  EXPECT_EQ(lookups_, 0);  // the system resolver was not asked
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], std::make_pair(std::string("192.0.2.53:5353"), std::string("ns1.corp.test")));
+  EXPECT_THAT(known.body, HasSubstr("\n  resolver: 192.0.2.53:5353\n"));
+
+  // The policy judges what the resolver answered, not what the system would.
+  Response denied = Serve(Get("module=dns_split&target=web.test"));
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_THAT(denied.body, HasSubstr("10.1.2.3"));
+  EXPECT_EQ(Serve(Get("module=dns_plain&target=web.test")).status, 200);
+  EXPECT_EQ(lookups_, 1);
+
+  Response unknown = Serve(Get("module=dns_split&target=nope.corp.test&debug=true"));
+  EXPECT_EQ(unknown.status, 200);
+  EXPECT_THAT(unknown.body, HasSubstr("Domain name not found"));
+  EXPECT_THAT(unknown.body, HasSubstr("reason=dns"));
+  EXPECT_EQ(fake_.requests.size(), 2u);
+}
+
 TEST_F(ProbeHandlerTest, DebugPageHasBlackboxLayout) {
   Response response = Serve(Get("target=http://127.0.0.1:8080/&module=short_http&debug=true",
                                 {{"X-Prometheus-Scrape-Timeout-Seconds", "10"}}));

@@ -112,6 +112,7 @@ dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .25r
 dt { font-weight: 600; }
 dd { margin: 0; overflow-wrap: anywhere; }
 code { font-size: .875em; overflow-wrap: anywhere; }
+time { white-space: nowrap; }
 meter { width: 6rem; vertical-align: middle; }
 .vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (max-width: 30rem) {
@@ -120,6 +121,10 @@ meter { width: 6rem; vertical-align: middle; }
   th, td { padding-right: .5rem; }
   dl { grid-template-columns: minmax(0, 1fr); }
   dd { margin-bottom: .5rem; }
+  table.stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.stack tr { display: block; padding: .25rem 0; border-bottom: 1px solid var(--line); }
+  table.stack th, table.stack td { display: flex; justify-content: space-between; gap: 1rem; padding: .125rem 0; text-align: left; }
+  table.stack td::before { content: attr(data-label); color: var(--muted); }
 }
 )";
 
@@ -672,10 +677,11 @@ void AppendSlos(std::string& out, const std::vector<SloView>& slos) {
     out += "<p>No SLOs are configured.</p>\n</section>\n";
     return;
   }
-  // Wide tables scroll sideways on narrow screens (data tables are exempt from reflow); the
-  // region is focusable so that keyboards can scroll it.
+  // On narrow screens each SLO becomes a block of labelled lines (class `stack`); the
+  // region stays focusable so that keyboards can scroll it where it is still too wide.
   out +=
-      "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"slos\"><table>\n"
+      "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"slos\">"
+      "<table class=\"stack\">\n"
       "<thead><tr><th scope=\"col\">SLO</th>"
       "<th scope=\"col\" class=\"num\">Objective</th><th scope=\"col\" class=\"num\">Actual</th>"
       "<th scope=\"col\">Error budget</th><th scope=\"col\" class=\"num\">Burn rate (1h)</th>"
@@ -693,8 +699,9 @@ void AppendSlos(std::string& out, const std::vector<SloView>& slos) {
                       FormatPercent(slo.sli), kCross);
     }
     out += fmt::format(
-        "<tr><th scope=\"row\">{}</th><td class=\"num\">{} over {}</td><td class=\"num\">{}</td>"
-        "<td>{}</td><td class=\"num\">{}</td></tr>\n",
+        "<tr><th scope=\"row\">{}</th><td class=\"num\" data-label=\"Objective\">{} over {}</td>"
+        "<td class=\"num\" data-label=\"Actual\">{}</td><td data-label=\"Error budget\">{}</td>"
+        "<td class=\"num\" data-label=\"Burn rate (1h)\">{}</td></tr>\n",
         Esc(slo.name), FormatPercent(slo.objective), Esc(slo.period), actual,
         BudgetText(slo.budget_remaining), BurnRateText(slo.burn_rate_1h));
   }

@@ -757,13 +757,14 @@ TEST(StatusPage, CertificateExpiry) {
 
 TEST(StatusPage, Slos) {
   const std::string page = RenderStatusPage(RealisticView(), {});
-  EXPECT_THAT(page, HasSubstr("<tr><th scope=\"row\">web-availability</th><td class=\"num\">99.9% "
-                              "over 30d</td><td class=\"num\">99.95% <span class=\"up\">"));
+  EXPECT_THAT(page, HasSubstr("<tr><th scope=\"row\">web-availability</th><td class=\"num\" "
+                              "data-label=\"Objective\">99.9% over 30d</td><td class=\"num\" "
+                              "data-label=\"Actual\">99.95% <span class=\"up\">"));
   EXPECT_THAT(page, HasSubstr(R"(<meter min="0" max="1" low="0.25" high="0.5" optimum="1" )"
                               R"(value="0.52">52%</meter> 52% left)"));
   EXPECT_THAT(page, HasSubstr(R"(value="0">0%</meter> <span class="down"><span )"
                               "aria-hidden=\"true\">\u2715</span> overspent by 50%</span>"));
-  EXPECT_THAT(page, HasSubstr("<td class=\"num\">0.80\u00d7</td>"));
+  EXPECT_THAT(page, HasSubstr("<td class=\"num\" data-label=\"Burn rate (1h)\">0.80\u00d7</td>"));
   EXPECT_THAT(page, HasSubstr("<span aria-hidden=\"true\">!</span> 3.20\u00d7"));
   EXPECT_THAT(page, HasSubstr("99.99% over 7d"));
 }

@@ -216,9 +216,9 @@ StateLabel LabelOf(ProbeState state) {
     case ProbeState::kUp:
       return {"up", "Up", kCheck, "up"};
     case ProbeState::kFailing:
-      return {"warn", "Failing", "!", "failing"};
+      return {"warn", "Down", "!", "down"};
     case ProbeState::kDown:
-      return {"down", "Down", kCross, "down"};
+      return {"down", "Confirmed down", kCross, "confirmed_down"};
     case ProbeState::kUnknown:
       break;
   }
@@ -274,7 +274,7 @@ void AppendSummary(std::string& out, const StatusView& view) {
   if (view.probes.empty()) {
     return;
   }
-  std::array<std::uint64_t, 4> counts{};  // up, failing, down, unknown
+  std::array<std::uint64_t, 4> counts{};  // up, down, confirmed down, unknown
   for (const ProbeView& probe : view.probes) {
     switch (probe.state) {
       case ProbeState::kUp:
@@ -291,7 +291,8 @@ void AppendSummary(std::string& out, const StatusView& view) {
         break;
     }
   }
-  constexpr std::array<std::string_view, 4> kNames = {"up", "failing", "down", "without data"};
+  constexpr std::array<std::string_view, 4> kNames = {"up", "down", "confirmed down",
+                                                      "without data"};
   std::string parts;
   for (std::size_t i = 0; i < counts.size(); ++i) {
     if (counts[i] == 0) {

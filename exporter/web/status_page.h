@@ -36,7 +36,8 @@
 ///     last_reload, last_reload_seconds  the last successful (re)load
 ///   probes               array, config order; a probe removed by a reload is absent
 ///     name, kind, target string
-///     state              "up" | "failing" (up, but the last run failed) | "down" | "unknown"
+///     state              "up" | "down" (the last run failed, not yet down_after times in a
+///                        row) | "confirmed_down" (nines_probe_up 0) | "unknown"
 ///     uptime             object: window name ("1h", "24h", "7d", "30d", "90d") -> ratio|null
 ///     days               array, oldest first, from the first day with a run to today (UTC):
 ///       date             "YYYY-MM-DD"

@@ -160,12 +160,12 @@ TEST(BrowserTest, StatusPageInChromium) {
   const std::string expect =
       R"({"probes":[)"
       R"({"name":"web","state":"Up","days":90,"sparkline":true,"lastFailure":"timeout"},)"
-      R"({"name":"api","state":"Down","days":6,"sparkline":true,"lastFailure":"http_status"},)"
-      R"({"name":"db","state":"Down","days":1,"sparkline":true,"lastFailure":"connect_refused"}],)"
+      R"({"name":"api","state":"Confirmed down","days":6,"sparkline":true,"lastFailure":"http_status"},)"
+      R"({"name":"db","state":"Confirmed down","days":1,"sparkline":true,"lastFailure":"connect_refused"}],)"
       R"("slos":["web-availability","frontend-errors"],"servers":["frontend"]})";
-  Process browser(
-      {.argv = {NODE, NINES_BROWSER_DIR "/status_page.mjs", "--url", daemon->Url("/"), "--out",
-                NINES_SCREENSHOT_DIR, "--expect", expect, "--chromium", CHROMIUM}});
+  const std::string script = std::string(NINES_BROWSER_DIR) + "/status_page.mjs";
+  Process browser({.argv = {NODE, script, "--url", daemon->Url("/"), "--out", NINES_SCREENSHOT_DIR,
+                            "--expect", expect, "--chromium", CHROMIUM}});
   std::optional<ExitStatus> exit = browser.WaitForExit(240s);
   std::string output = browser.Output(Stream::kStdout);
   std::cout << output;

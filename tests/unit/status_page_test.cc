@@ -677,7 +677,7 @@ TEST(StatusPage, DocumentShape) {
   EXPECT_THAT(page, HasSubstr("nines 0.1.0 "));
   EXPECT_THAT(page, HasSubstr("up 3d 4h "));
   EXPECT_THAT(page, HasSubstr("Config loaded OK at <time datetime=\"2026-11-24T10:00:00Z\">"));
-  EXPECT_THAT(page, HasSubstr("3 probes: 1 up, 1 down, 1 without data."));
+  EXPECT_THAT(page, HasSubstr("3 probes: 1 up, 1 confirmed down, 1 without data."));
   // The key to the daily bars, once for the page.
   EXPECT_EQ(Count(page, "Daily bars, UTC days:"), 1U);
 }
@@ -686,13 +686,13 @@ TEST(StatusPage, StatesHaveTextAndSymbol) {
   const std::string page = RenderStatusPage(RealisticView(), {});
   EXPECT_THAT(page, HasSubstr(R"(<span class="state up">Up <span aria-hidden="true">)"
                               "\u2713</span></span>"));
-  EXPECT_THAT(page, HasSubstr(R"(<span class="state down">Down <span aria-hidden="true">)"
+  EXPECT_THAT(page, HasSubstr(R"(<span class="state down">Confirmed down <span aria-hidden="true">)"
                               "\u2715</span></span>"));
   EXPECT_THAT(page, HasSubstr(R"(<span class="state none">No data</span>)"));
   StatusView view = RealisticView();
   view.probes[0].state = ProbeState::kFailing;
   EXPECT_THAT(RenderStatusPage(view, {}),
-              HasSubstr(R"(<span class="state warn">Failing <span aria-hidden="true">!</span>)"));
+              HasSubstr(R"(<span class="state warn">Down <span aria-hidden="true">!</span>)"));
 }
 
 TEST(StatusPage, DailyBars) {
@@ -1018,7 +1018,7 @@ TEST(StatusJson, Parses) {
   EXPECT_EQ(web["last_failure"]["reason"].string, "timeout");
   EXPECT_EQ(web["cert_expiry"].string, "2026-12-04T15:00:00Z");
   const Json& db = json["probes"][1];
-  EXPECT_EQ(db["state"].string, "down");
+  EXPECT_EQ(db["state"].string, "confirmed_down");
   EXPECT_EQ(db["uptime"]["90d"].type, Json::Type::kNull);
   const Json& resolver = json["probes"][2];
   EXPECT_EQ(resolver["state"].string, "unknown");

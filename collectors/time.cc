@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -128,9 +130,9 @@ class TimeCollector final : public Collector {
     for (std::size_t i = 0; i < dirs.size(); ++i) {
       const std::string device = std::to_string(i);
       const std::string available_path = dirs[i] + "/available_clocksource";
-      const std::string available_text = ReadFile(available_path);
+      const std::string available_text = File(available_path).Read();
       const std::string current_path = dirs[i] + "/current_clocksource";
-      const std::string current_text = ReadFile(current_path);
+      const std::string current_text = File(current_path).Read();
       std::vector<std::string> available;
       std::string current;
       try {
@@ -187,9 +189,23 @@ class TimeCollector final : public Collector {
     return names;
   }
 
+  // The file at `path` below a clocksource directory, kept open from one scrape to the
+  // next: a clocksource device is never renamed, so the path always names the same object.
+  const ProcFile& File(const std::string& path) const {
+    std::lock_guard lock(files_mutex_);
+    std::unique_ptr<ProcFile>& file = files_[path];
+    if (!file) {
+      file = std::make_unique<ProcFile>(path);
+    }
+    return *file;
+  }
+
   const std::function<std::chrono::system_clock::time_point()> now_;
   const bool utc_;
   const ProcDir clocksource_dir_;
+  mutable std::mutex files_mutex_;
+  // Two per clocksource directory; entries are never removed, which keeps references valid.
+  mutable std::map<std::string, std::unique_ptr<ProcFile>, std::less<>> files_;
 };
 
 }  // namespace

@@ -1,9 +1,13 @@
 #include "collectors/netdev.h"
 
+#include <linux/magic.h>
 #include <spdlog/spdlog.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -12,6 +16,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/link_stats.h"
 #include "collectors/options.h"
 #include "collectors/proc_file.h"
 #include "collectors/text.h"
@@ -144,7 +149,10 @@ constexpr std::size_t kMaxCounterFileBytes = 64;
 class NetdevCollector : public Collector {
  public:
   NetdevCollector(Paths paths, DeviceFilter filter)
-      : paths_(std::move(paths)), dev_file_(paths_.Proc("net/dev")), filter_(std::move(filter)) {
+      : paths_(std::move(paths)),
+        dev_file_(paths_.Proc("net/dev")),
+        filter_(std::move(filter)),
+        use_netlink_(IsProcfs(dev_file_.path())) {
     for (std::size_t column = 0; column < kNetDevColumns.size(); ++column) {
       const std::string key(kNetDevColumns[column]);
       names_[column] = "node_network_" + key + "_total";
@@ -175,8 +183,21 @@ class NetdevCollector : public Collector {
                      labels[i]);
       }
     }
+    std::optional<std::map<std::string, std::uint64_t, std::less<>>> from_netlink;
+    if (use_netlink_) {
+      from_netlink = NoHandlerFromNetlink(devices);
+    }
     for (std::size_t i = 0; i < devices.size(); ++i) {
-      if (const std::optional<std::uint64_t> nohandler = ReadNoHandler(devices[i].device)) {
+      std::optional<std::uint64_t> nohandler;
+      if (from_netlink) {
+        auto it = from_netlink->find(devices[i].device);
+        if (it != from_netlink->end()) {
+          nohandler = it->second;
+        }
+      } else {
+        nohandler = ReadNoHandler(devices[i].device);
+      }
+      if (nohandler) {
         sink.Counter("node_network_receive_nohandler_total",
                      "Network device statistic receive_nohandler.", static_cast<double>(*nohandler),
                      labels[i]);
@@ -185,6 +206,38 @@ class NetdevCollector : public Collector {
   }
 
  private:
+  // Whether `path` is on a procfs, that is the live /proc/net/dev of this network
+  // namespace rather than a copy (a test's fixture): netlink answers for the former only.
+  static bool IsProcfs(const std::string& path) {
+    struct statfs fs {};
+    return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+  }
+
+  // receive_nohandler of the devices over netlink (LinkStats), or nullopt when netlink
+  // fails, which is logged once (then at debug level) and answered from sysfs instead.
+  std::optional<std::map<std::string, std::uint64_t, std::less<>>> NoHandlerFromNetlink(
+      const std::vector<NetDevLine>& devices) const {
+    std::vector<std::string> names;
+    names.reserve(devices.size());
+    for (const NetDevLine& device : devices) {
+      names.push_back(device.device);
+    }
+    try {
+      auto values = link_stats_.NoHandler(names);
+      if (netlink_failing_.exchange(false)) {
+        spdlog::info("netdev: netlink works again");
+      }
+      return values;
+    } catch (const std::exception& e) {
+      if (!netlink_failing_.exchange(true)) {
+        spdlog::warn("netdev: {}; reading receive_nohandler from sysfs instead", e.what());
+      } else {
+        spdlog::debug("netdev: {}", e.what());
+      }
+      return std::nullopt;
+    }
+  }
+
   // node_exporter takes rx_nohandler from the same rtnl_link_stats64 over netlink. A
   // missing file (kernels before 4.6, or a device missing from a sysfs mounted for another
   // network namespace) or a bad one costs only this series, so it is skipped rather than
@@ -212,6 +265,9 @@ class NetdevCollector : public Collector {
   const Paths paths_;
   const ProcFile dev_file_;
   const DeviceFilter filter_;
+  const bool use_netlink_;
+  const LinkStats link_stats_;
+  mutable std::atomic<bool> netlink_failing_{false};
   std::array<std::string, kNetDevColumns.size()> names_;
   std::array<std::string, kNetDevColumns.size()> helps_;
 };

@@ -11,19 +11,28 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdlib.h>
 
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "collectors/collector.h"
 #include "collectors/factories.h"
+#include "collectors/link_stats.h"
 #include "prometheus/metric_family.h"
 #include "tests/unit/golden.h"
 
@@ -35,6 +44,7 @@ using internal::ParseNetDev;
 using internal::ParseSysfsCounter;
 using prometheus::MetricFamily;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr std::string_view kHeader =
@@ -446,6 +456,129 @@ TEST(NetdevCollectorTest, ConcurrentUpdatesAgree) {
   }
   for (const std::string& page : got) {
     EXPECT_EQ(page, want);
+  }
+}
+
+// ---- receive_nohandler over netlink ----
+
+// Builds RTM_GETSTATS answers as the kernel writes them.
+class DumpBuilder {
+ public:
+  explicit DumpBuilder(std::uint32_t sequence) : sequence_(sequence) {}
+
+  // One RTM_NEWSTATS message for `ifindex` whose IFLA_STATS_LINK_64 is `stats_bytes` long
+  // (the whole struct, or a shorter one as older kernels send).
+  DumpBuilder& Stats(int ifindex, std::uint64_t nohandler,
+                     std::size_t stats_bytes = sizeof(rtnl_link_stats64)) {
+    rtnl_link_stats64 stats{};
+    stats.rx_packets = 7;
+    stats.rx_nohandler = nohandler;
+    std::vector<unsigned char> payload(NLMSG_ALIGN(sizeof(if_stats_msg)) + RTA_SPACE(stats_bytes));
+    if_stats_msg message{};
+    message.ifindex = static_cast<std::uint32_t>(ifindex);
+    std::memcpy(payload.data(), &message, sizeof(message));
+    rtattr attribute{};
+    attribute.rta_len = static_cast<unsigned short>(RTA_LENGTH(stats_bytes));
+    attribute.rta_type = IFLA_STATS_LINK_64;
+    std::memcpy(payload.data() + NLMSG_ALIGN(sizeof(if_stats_msg)), &attribute, sizeof(attribute));
+    std::memcpy(payload.data() + NLMSG_ALIGN(sizeof(if_stats_msg)) + RTA_LENGTH(0), &stats,
+                stats_bytes);
+    return Message(RTM_NEWSTATS, payload);
+  }
+  DumpBuilder& Done() { return Message(NLMSG_DONE, std::vector<unsigned char>(4, 0)); }
+  DumpBuilder& Error(int error) {
+    nlmsgerr message{};
+    message.error = -error;
+    std::vector<unsigned char> payload(sizeof(message));
+    std::memcpy(payload.data(), &message, sizeof(message));
+    return Message(NLMSG_ERROR, payload);
+  }
+  DumpBuilder& Message(std::uint16_t type, const std::vector<unsigned char>& payload) {
+    nlmsghdr header{};
+    header.nlmsg_len = static_cast<std::uint32_t>(NLMSG_LENGTH(payload.size()));
+    header.nlmsg_type = type;
+    header.nlmsg_seq = sequence_;
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + NLMSG_ALIGN(header.nlmsg_len));
+    std::memcpy(bytes_.data() + at, &header, sizeof(header));
+    std::memcpy(bytes_.data() + at + NLMSG_HDRLEN, payload.data(), payload.size());
+    return *this;
+  }
+  std::vector<unsigned char>& bytes() { return bytes_; }
+
+ private:
+  std::uint32_t sequence_;
+  std::vector<unsigned char> bytes_;
+};
+
+TEST(LinkStatsTest, ParsesADump) {
+  DumpBuilder dump(42);
+  dump.Stats(1, 0).Stats(2, 12345).Stats(3, 9, offsetof(rtnl_link_stats64, rx_nohandler)).Done();
+  std::map<int, std::uint64_t> values;
+  bool done = false;
+  internal::ParseStatsDump(dump.bytes(), 42, values, &done);
+  EXPECT_TRUE(done);
+  // Device 3's kernel sent a struct without rx_nohandler: no value rather than a wrong one.
+  EXPECT_EQ(values, (std::map<int, std::uint64_t>{{1, 0}, {2, 12345}}));
+
+  std::map<int, std::uint64_t> partial;
+  bool partial_done = false;
+  DumpBuilder first_part(42);
+  first_part.Stats(5, 1);
+  internal::ParseStatsDump(first_part.bytes(), 42, partial, &partial_done);
+  EXPECT_FALSE(partial_done);
+  EXPECT_EQ(partial.at(5), 1u);
+}
+
+TEST(LinkStatsTest, RejectsBadAnswers) {
+  std::map<int, std::uint64_t> values;
+  bool done = false;
+  DumpBuilder refused(1);
+  refused.Error(EPERM);
+  EXPECT_THAT([&] { internal::ParseStatsDump(refused.bytes(), 1, values, &done); },
+              ::testing::ThrowsMessage<std::system_error>(HasSubstr("RTM_GETSTATS refused")));
+
+  DumpBuilder other(2);
+  other.Stats(1, 1).Done();
+  EXPECT_THAT([&] { internal::ParseStatsDump(other.bytes(), 3, values, &done); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("another request")));
+
+  DumpBuilder truncated(4);
+  truncated.Stats(1, 1);
+  std::vector<unsigned char> cut(truncated.bytes().begin(), truncated.bytes().end() - 20);
+  EXPECT_THAT([&] { internal::ParseStatsDump(cut, 4, values, &done); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("does not fit")));
+
+  std::vector<unsigned char> header_only(truncated.bytes().begin(), truncated.bytes().begin() + 10);
+  EXPECT_THAT([&] { internal::ParseStatsDump(header_only, 4, values, &done); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("truncated message header")));
+
+  // An attribute claiming more than its message holds.
+  DumpBuilder bad_attribute(5);
+  bad_attribute.Stats(1, 1);
+  std::vector<unsigned char>& bytes = bad_attribute.bytes();
+  rtattr attribute{};
+  const std::size_t attribute_at = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(if_stats_msg));
+  std::memcpy(&attribute, bytes.data() + attribute_at, sizeof(attribute));
+  attribute.rta_len = 4000;
+  std::memcpy(bytes.data() + attribute_at, &attribute, sizeof(attribute));
+  EXPECT_THAT([&] { internal::ParseStatsDump(bytes, 5, values, &done); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("attribute length 4000")));
+  EXPECT_FALSE(done);
+}
+
+// The live kernel: what netlink says is what sysfs says, for the loopback device (whose
+// counter does not move), and a device that does not exist has no value.
+TEST(LinkStatsTest, AgreesWithSysfsOnThisMachine) {
+  std::ifstream file("/sys/class/net/lo/statistics/rx_nohandler");
+  std::uint64_t from_sysfs = 0;
+  ASSERT_TRUE(file >> from_sysfs);
+  LinkStats stats;
+  const std::vector<std::string> names = {"lo", "no-such-dev0"};
+  for (int i = 0; i < 3; ++i) {  // the kept socket serves read after read
+    auto values = stats.NoHandler(names);
+    ASSERT_EQ(values.size(), 1u);
+    EXPECT_EQ(values.at("lo"), from_sysfs);
   }
 }
 

@@ -14,33 +14,19 @@
 #include <thread>
 #include <vector>
 
+#include "bench/mtail_peer.h"
 #include "tests/integration/nines_daemon.h"
 #include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
-
-#ifndef MTAIL
-#error "MTAIL must be the absolute path of mtail"
-#endif
 
 namespace {
 
 using namespace std::chrono_literals;
 using nines::testing::Fetch;
-using nines::testing::Peer;
 using nines::testing::TempDir;
 
 // The same histogram buckets for both.
 constexpr const char* kBuckets = "0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10";
-
-// The mtail program doing what nines does with the default format.
-constexpr const char* kMtailProgram = R"(counter requests_total by status
-histogram request_duration_seconds buckets 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
-
-/^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" (?P<status>\d{3}) \d+ "[^"]*" "[^"]*" (?P<request_time>\d+\.\d+) \S+$/ {
-  requests_total[$status]++
-  request_duration_seconds = float($request_time)
-}
-)";
 
 // N lines of the default format (combined + $request_time $upstream_response_time), varied.
 std::string Lines(int count) {
@@ -120,23 +106,7 @@ int main(int argc, char** argv) {
   daemon.reset();
 
   std::filesystem::path mtail_log = dir.WriteFile("mtail.log", "");
-  std::filesystem::create_directories(dir.path() / "progs");
-  dir.WriteFile("progs/access.mtail", kMtailProgram);
-  auto mtail = Peer::Start(
-      "mtail",
-      [&](int port) {
-        return std::vector<std::string>{MTAIL,
-                                        "-progs",
-                                        (dir.path() / "progs").string(),
-                                        "-logs",
-                                        mtail_log.string(),
-                                        "-address",
-                                        "127.0.0.1",
-                                        "-port",
-                                        std::to_string(port),
-                                        "-logtostderr"};
-      },
-      "/metrics");
+  auto mtail = nines::bench::StartMtail(dir, mtail_log);
   if (mtail == nullptr) {
     return 1;
   }

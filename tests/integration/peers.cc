@@ -131,6 +131,9 @@ std::unique_ptr<Nginx> Nginx::Start(std::string_view server_body) {
             (dir / "scgi").string() +
             ";\n"
             "  default_type text/plain;\n"
+            "  log_format nines_default '$remote_addr - $remote_user [$time_local] "
+            "\"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" "
+            "$request_time $upstream_response_time';\n"
             "  server {\n"
             "    listen 127.0.0.1:" +
             std::to_string(port) +

@@ -56,8 +56,10 @@ class Peer {
 /// nginx (the Debian binary) in the foreground with its prefix, logs and pid file in a
 /// temporary directory, listening on 127.0.0.1. `server_body` is pasted into the `server`
 /// block: `location` blocks, extra `listen unix:...;` lines. Without it nginx serves
-/// `location = / { return 200 "ok\n"; }`. The destructor stops nginx with SIGTERM and
-/// waits, so its worker processes end too (a SIGKILL of the master would orphan them).
+/// `location = / { return 200 "ok\n"; }`. The log format `nines_default` (combined, then
+/// `$request_time $upstream_response_time`: nines' default) is defined. The destructor stops nginx
+/// with SIGTERM and waits, so its worker processes end too (a SIGKILL of the master would orphan
+/// them).
 class Nginx {
  public:
   static std::unique_ptr<Nginx> Start(std::string_view server_body = "");
@@ -85,6 +87,7 @@ class BlackboxExporter {
   static std::unique_ptr<BlackboxExporter> Start(std::string_view config_yaml);
 
   std::string Url(std::string_view path) const { return peer_->Url(path); }
+  pid_t Pid() const { return peer_->process().pid(); }
 
  private:
   BlackboxExporter() = default;

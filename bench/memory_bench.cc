@@ -28,9 +28,6 @@
 #ifndef NODE_EXPORTER
 #error "NODE_EXPORTER must be the absolute path of prometheus-node-exporter"
 #endif
-#ifndef NGINX_EXPORTER
-#error "NGINX_EXPORTER must be the absolute path of prometheus-nginx-exporter"
-#endif
 
 namespace {
 
@@ -136,13 +133,7 @@ int main(int argc, char** argv) {
   auto blackbox = nines::testing::BlackboxExporter::Start(
       "modules:\n  http_2xx:\n    prober: http\n    timeout: 900ms\n");
   const std::string stub_status = nginx->Url("/stub_status");
-  auto nginx_exporter = Peer::Start(
-      "nginx-prometheus-exporter",
-      [&](int port) {
-        return std::vector<std::string>{NGINX_EXPORTER, "-nginx.scrape-uri=" + stub_status,
-                                        "-web.listen-address=127.0.0.1:" + std::to_string(port)};
-      },
-      "/metrics");
+  auto nginx_exporter = nines::testing::StartNginxExporter(stub_status);
   auto mtail = nines::bench::StartMtail(dir, log);
   if (node_exporter == nullptr || blackbox == nullptr || nginx_exporter == nullptr ||
       mtail == nullptr) {

@@ -10,10 +10,6 @@
 #include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
 
-#ifndef NGINX_EXPORTER
-#error "NGINX_EXPORTER must be the absolute path of prometheus-nginx-exporter"
-#endif
-
 namespace nines::testing {
 namespace {
 
@@ -36,13 +32,7 @@ TEST(NginxStubStatusTest, SameFamiliesAndValuesAsNginxPrometheusExporter) {
       "location = /stub_status { stub_status; }\nlocation = / { return 200 \"ok\\n\"; }");
   ASSERT_NE(nginx, nullptr);
   std::string url = nginx->Url("/stub_status");
-  auto exporter = Peer::Start(
-      "nginx-prometheus-exporter",
-      [&](int port) {
-        return std::vector<std::string>{NGINX_EXPORTER, "-nginx.scrape-uri=" + url,
-                                        "-web.listen-address=127.0.0.1:" + std::to_string(port)};
-      },
-      "/metrics");
+  auto exporter = StartNginxExporter(url);
   ASSERT_NE(exporter, nullptr);
   auto daemon = Daemon::Start(Config(url));
   ASSERT_NE(daemon, nullptr);

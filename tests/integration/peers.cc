@@ -12,6 +12,9 @@
 #ifndef NGINX
 #error "NGINX must be the absolute path of the nginx binary"
 #endif
+#ifndef NGINX_EXPORTER
+#error "NGINX_EXPORTER must be the absolute path of prometheus-nginx-exporter"
+#endif
 #ifndef BLACKBOX_EXPORTER
 #error "BLACKBOX_EXPORTER must be the absolute path of prometheus-blackbox-exporter"
 #endif
@@ -157,6 +160,16 @@ std::unique_ptr<Nginx> Nginx::Start(std::string_view server_body) {
 void Nginx::ReopenLogs() { peer_->process().Signal(SIGUSR1); }
 
 std::string Nginx::AccessLogPath() const { return (dir_->path() / "access.log").string(); }
+
+std::unique_ptr<Peer> StartNginxExporter(const std::string& stub_status_url) {
+  return Peer::Start(
+      "nginx-prometheus-exporter",
+      [&](int port) {
+        return std::vector<std::string>{NGINX_EXPORTER, "-nginx.scrape-uri=" + stub_status_url,
+                                        "-web.listen-address=127.0.0.1:" + std::to_string(port)};
+      },
+      "/metrics");
+}
 
 std::unique_ptr<BlackboxExporter> BlackboxExporter::Start(std::string_view config_yaml) {
   auto blackbox = std::unique_ptr<BlackboxExporter>(new BlackboxExporter());

@@ -81,6 +81,9 @@ class Nginx {
   std::unique_ptr<Peer> peer_;
 };
 
+/// nginx-prometheus-exporter (the Debian binary) reading `stub_status_url`.
+std::unique_ptr<Peer> StartNginxExporter(const std::string& stub_status_url);
+
 /// blackbox_exporter (the Debian binary) with `config_yaml` as its config file.
 class BlackboxExporter {
  public:

@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <map>
 #include <sstream>
@@ -62,6 +63,11 @@ po::options_description Describe(Flags* flags, RawFlags* raw) {
          ->value_name("N"),
      "The most continuous probe runs in flight at once; a due probe over the cap waits, "
      "and is counted in nines_probe_skipped_total if its next run comes first.")
+    ("probe.endpoint-max-concurrent",
+     po::value(&flags->probe_endpoint_max_concurrent)
+         ->default_value(flags->probe_endpoint_max_concurrent)->value_name("N"),
+     "The most /probe requests served at once; more get 429 Too Many Requests at once, so "
+     "that /metrics always finds a free worker. 0: half of --web.max-connections.")
     ("storage.path", po::value(&flags->storage_path)->value_name("DIR"),
      "Directory where availability and SLO windows and access-log read positions are saved, "
      "so they survive restarts. Without it nothing is saved.")
@@ -206,6 +212,17 @@ FlagsResult ParseFlags(const std::vector<std::string>& args) {
   if (flags.probe_max_in_flight < 1 || flags.probe_max_in_flight > kMaxInFlightLimit) {
     return fail("--probe.max-in-flight: must be from 1 to 65536 (got " +
                 std::to_string(flags.probe_max_in_flight) + ")");
+  }
+  const int most_concurrent = std::max(1, flags.max_connections - 1);
+  if (flags.probe_endpoint_max_concurrent == 0) {
+    result.flags.probe_endpoint_max_concurrent = std::max(1, flags.max_connections / 2);
+  } else if (flags.probe_endpoint_max_concurrent < 0 ||
+             flags.probe_endpoint_max_concurrent > most_concurrent) {
+    return fail("--probe.endpoint-max-concurrent: must be from 1 to " +
+                std::to_string(most_concurrent) +
+                " (one less than --web.max-connections, so that /metrics is always served), "
+                "or 0 for half of it (got " +
+                std::to_string(flags.probe_endpoint_max_concurrent) + ")");
   }
   std::string why;
   auto save_interval = config::ParseDuration(raw.save_interval, &why);

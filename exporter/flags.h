@@ -18,6 +18,9 @@ struct Flags {
   int max_connections = 16;
   /// The most continuous probe runs in flight at once (`--probe.max-in-flight`).
   int probe_max_in_flight = 256;
+  /// The most `/probe` requests served at once (`--probe.endpoint-max-concurrent`); 0 on
+  /// the command line means half the web server's workers, which ParseFlags fills in.
+  int probe_endpoint_max_concurrent = 0;
   /// `--storage.path`: where state is saved; "" = nowhere.
   std::string storage_path;
   std::chrono::milliseconds storage_save_interval = std::chrono::minutes(1);

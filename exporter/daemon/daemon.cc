@@ -1,5 +1,6 @@
 #include "exporter/daemon/daemon.h"
 
+#include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -213,10 +214,22 @@ int Run(const Flags& flags) {
   server.Route("/logs", web::LogsHandler(status_sources, flags.telemetry_path));
   server.RoutePrefix("/badge/", web::BadgeHandler(status_sources));
   server.Route(flags.telemetry_path, web::MetricsHandler(gatherer));
+  prometheus::Counter& probe_rejected =
+      prometheus::BuildCounter()
+          .Name("nines_probe_endpoint_rejected_total")
+          .Help(
+              "Requests to /probe answered 429 because --probe.endpoint-max-concurrent were "
+              "already being served.")
+          .Register(*registry)
+          .Add({});
+  web::ProbeHandlerOptions probe_options;
+  probe_options.max_concurrent = flags.probe_endpoint_max_concurrent;
+  probe_options.on_rejected = [&probe_rejected] { probe_rejected.Increment(); };
   server.Route("/probe", web::ProbeHandler([&reloader] { return reloader.Current(); },
                                            [&runner](probes::ProbeRequest request) {
                                              return runner.RunOnce(std::move(request));
-                                           }));
+                                           },
+                                           std::move(probe_options)));
   server.Route("/-/healthy", web::HealthyHandler());
   server.Route("/-/ready", web::ReadyHandler(ready));
   server.Route("/-/reload", web::ReloadHandler([&reloader] { return reloader.Reload(); }));

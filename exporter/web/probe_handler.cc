@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -519,8 +520,12 @@ struct Endpoint {
   ConfigSource current_config;
   ProbeRunner run;
   ProbeHandlerOptions options;
+  mutable std::atomic<int> in_flight{0};
 
   Response Serve(const Request& request) const;
+  // Serve() once the request has its slot.
+  Response ServeAdmitted(const Request& request,
+                         const std::shared_ptr<const config::Config>& config) const;
 };
 
 Response Endpoint::Serve(const Request& request) const {
@@ -534,7 +539,27 @@ Response Endpoint::Serve(const Request& request) const {
   if (!config->probe_endpoint.enabled) {
     return Error(404, "the /probe endpoint is disabled (probe_endpoint.enabled is false)");
   }
+  if (in_flight.fetch_add(1) >= options.max_concurrent) {
+    in_flight.fetch_sub(1);
+    if (options.on_rejected) {
+      options.on_rejected();
+    }
+    spdlog::debug("probe: {} requests already in flight; answering 429", options.max_concurrent);
+    Response busy =
+        Error(429, "too many /probe requests at once (" + std::to_string(options.max_concurrent) +
+                       " in flight, --probe.endpoint-max-concurrent); retry later");
+    busy.headers.emplace_back("Retry-After", "1");
+    return busy;
+  }
+  struct Release {
+    std::atomic<int>& count;
+    ~Release() { count.fetch_sub(1); }
+  } release{in_flight};
+  return ServeAdmitted(request, config);
+}
 
+Response Endpoint::ServeAdmitted(const Request& request,
+                                 const std::shared_ptr<const config::Config>& config) const {
   // The checks run in blackbox_exporter's order, so the same bad request gets the same
   // answer: module, then timeout, then target.
   std::vector<std::pair<std::string, std::string>> params = ParseQuery(request.query);
@@ -720,8 +745,10 @@ Resolution ResolveAt(const std::string& server, const std::string& host,
 }
 
 Handler ProbeHandler(ConfigSource current_config, ProbeRunner run, ProbeHandlerOptions options) {
-  auto endpoint = std::make_shared<const Endpoint>(
-      Endpoint{std::move(current_config), std::move(run), std::move(options)});
+  auto endpoint = std::make_shared<Endpoint>();
+  endpoint->current_config = std::move(current_config);
+  endpoint->run = std::move(run);
+  endpoint->options = std::move(options);
   return [endpoint](const Request& request) { return endpoint->Serve(request); };
 }
 

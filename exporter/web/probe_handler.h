@@ -37,6 +37,11 @@ Resolution ResolveAt(const std::string& server, const std::string& host,
 /// The tunables of ProbeHandler().
 struct ProbeHandlerOptions {
   double timeout_offset_seconds = kDefaultTimeoutOffsetSeconds;
+  /// The most requests served at once: more are answered 429 Too Many Requests (with
+  /// `Retry-After: 1`) before any work, so that probes cannot take every web worker.
+  int max_concurrent = 8;
+  /// Called for each request answered 429 (the daemon counts them).
+  std::function<void()> on_rejected;
   /// Looks up target names for the probe_endpoint policy; tests pass their own.
   Resolver resolver = SystemResolve;
   /// Looks up the target names of DNS modules that set `resolver`, at that resolver
@@ -48,6 +53,7 @@ struct ProbeHandlerOptions {
 
 /// `/probe`, answering like blackbox_exporter 0.23's prober.Handler:
 ///  - GET and HEAD only (405 otherwise); 404 while `probe_endpoint.enabled` is false;
+///  - 429 when `max_concurrent` requests are already being served;
 ///  - `module` defaults to `http_2xx`; an unknown one is 400 `Unknown module "x"`;
 ///  - the timeout comes from `X-Prometheus-Scrape-Timeout-Seconds` (ProbeTimeoutSeconds());
 ///    a header that is not a number is 500 `Failed to parse timeout from Prometheus

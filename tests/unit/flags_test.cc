@@ -22,6 +22,20 @@ TEST(ParseFlags, Defaults) {
   EXPECT_EQ(result.flags.log_level, "info");
   EXPECT_EQ(result.flags.log_format, "logfmt");
   EXPECT_EQ(result.flags.max_connections, 16);
+  EXPECT_EQ(result.flags.probe_endpoint_max_concurrent, 8);  // half the workers
+}
+
+TEST(ParseFlags, ProbeEndpointConcurrency) {
+  EXPECT_EQ(Parse({"--web.max-connections=5"}).flags.probe_endpoint_max_concurrent, 2);
+  EXPECT_EQ(Parse({"--web.max-connections=1"}).flags.probe_endpoint_max_concurrent, 1);
+  EXPECT_EQ(Parse({"--probe.endpoint-max-concurrent=15"}).flags.probe_endpoint_max_concurrent, 15);
+  FlagsResult too_many = Parse({"--probe.endpoint-max-concurrent=16"});
+  EXPECT_EQ(too_many.action, FlagsResult::Action::kError);
+  EXPECT_EQ(too_many.message,
+            "--probe.endpoint-max-concurrent: must be from 1 to 15 (one less than "
+            "--web.max-connections, so that /metrics is always served), or 0 for half of it "
+            "(got 16)");
+  EXPECT_EQ(Parse({"--probe.endpoint-max-concurrent=-1"}).action, FlagsResult::Action::kError);
 }
 
 TEST(ParseFlags, EqualsAndSpaceForms) {

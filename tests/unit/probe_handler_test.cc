@@ -11,8 +11,10 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -462,6 +464,55 @@ TEST_F(ProbeHandlerTest, DnsModuleWithResolverLooksTheTargetUpThere) {
   EXPECT_THAT(unknown.body, HasSubstr("Domain name not found"));
   EXPECT_THAT(unknown.body, HasSubstr("reason=dns"));
   EXPECT_EQ(fake_.requests.size(), 2u);
+}
+
+TEST_F(ProbeHandlerTest, TooManyAtOnceAre429) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int running = 0;
+  bool release = false;
+  ProbeRunner blocking = [&](probes::ProbeRequest) {
+    std::unique_lock lock(mutex);
+    ++running;
+    changed.notify_all();
+    changed.wait(lock, [&] { return release; });
+    return SuccessfulHttpResult();
+  };
+  options_.max_concurrent = 2;
+  int rejected = 0;
+  options_.on_rejected = [&] { ++rejected; };
+  Handler handler = ProbeHandler([this] { return config_; }, blocking, options_);
+  const Request request = Get("target=http://127.0.0.1:8080/");
+
+  std::vector<Response> answers(2);
+  std::vector<std::thread> clients;
+  for (Response& answer : answers) {
+    clients.emplace_back([&handler, &request, &answer] { answer = handler(request); });
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return running == 2; }));
+  }
+  Response busy = handler(request);
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_THAT(busy.body, HasSubstr("too many /probe requests at once (2 in flight"));
+  ASSERT_FALSE(busy.headers.empty());
+  EXPECT_THAT(busy.headers,
+              ::testing::Contains(std::make_pair(std::string("Retry-After"), std::string("1"))));
+  EXPECT_EQ(rejected, 1);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  for (std::thread& client : clients) {
+    client.join();
+  }
+  EXPECT_EQ(answers[0].status, 200);
+  EXPECT_EQ(answers[1].status, 200);
+  // The slots are free again.
+  EXPECT_EQ(handler(request).status, 200);
+  EXPECT_EQ(rejected, 1);
 }
 
 TEST_F(ProbeHandlerTest, DebugPageHasBlackboxLayout) {

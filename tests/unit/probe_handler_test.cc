@@ -471,7 +471,7 @@ TEST_F(ProbeHandlerTest, TooManyAtOnceAre429) {
   std::condition_variable changed;
   int running = 0;
   bool release = false;
-  ProbeRunner blocking = [&](probes::ProbeRequest) {
+  ProbeRunner blocking = [&](const probes::ProbeRequest&) {
     std::unique_lock lock(mutex);
     ++running;
     changed.notify_all();
@@ -486,6 +486,7 @@ TEST_F(ProbeHandlerTest, TooManyAtOnceAre429) {
 
   std::vector<Response> answers(2);
   std::vector<std::thread> clients;
+  clients.reserve(answers.size());
   for (Response& answer : answers) {
     clients.emplace_back([&handler, &request, &answer] { answer = handler(request); });
   }

@@ -216,6 +216,9 @@ int main(int argc, char** argv) {
   std::printf("%-14s %9s %10.2f %10.2f %10.2f %10.2f\n", "nines/node_exp", "",
               ours.mean / theirs.mean, ours.p50 / theirs.p50, ours.p99 / theirs.p99,
               nines_cpu / exporter_cpu);
+  const bool met = ours.mean <= 0.2 * theirs.mean && ours.p99 <= 0.2 * theirs.p99;
+  std::printf("\ntarget: mean and p99 scrape time at most 0.2 times node_exporter's: %s\n",
+              met ? "met" : "NOT met");
   curl_global_cleanup();
   return 0;
 }

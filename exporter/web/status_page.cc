@@ -837,6 +837,14 @@ class JsonWriter {
       Null();
     }
   }
+  // The pair every time in the document is written as: `name` (RFC 3339, or null) and
+  // `name_seconds` (Unix seconds, or null).
+  void TimeFields(std::string_view name, double unix_seconds) {
+    Key(name);
+    Time(unix_seconds);
+    Key(std::string(name) + "_seconds");
+    Number(unix_seconds);
+  }
 
   std::string Take() {
     out_ += '\n';
@@ -896,10 +904,7 @@ class JsonWriter {
 void WriteRun(JsonWriter& json, const RunRecord& run) {
   const double time = ToSeconds(run.time);
   json.BeginObject();
-  json.Key("time");
-  json.Time(time);
-  json.Key("time_seconds");
-  json.Number(time);
+  json.TimeFields("time", time);
   json.Key("success");
   json.Bool(run.success);
   json.Key("reason");
@@ -958,10 +963,7 @@ void WriteProbe(JsonWriter& json, const ProbeView& probe) {
   for (const LatencyRecord& record : probe.latency) {
     const double start = ToSeconds(record.start);
     json.BeginObject(true);
-    json.Key("start");
-    json.Time(start);
-    json.Key("start_seconds");
-    json.Number(start);
+    json.TimeFields("start", start);
     json.Key("runs");
     json.Integer(record.runs);
     json.Key("p50_seconds");
@@ -985,10 +987,7 @@ void WriteProbe(JsonWriter& json, const ProbeView& probe) {
   }
   const double expiry =
       probe.cert_expiry_seconds.value_or(std::numeric_limits<double>::quiet_NaN());
-  json.Key("cert_expiry");
-  json.Time(expiry);
-  json.Key("cert_expiry_seconds");
-  json.Number(expiry);
+  json.TimeFields("cert_expiry", expiry);
   json.EndObject();
 }
 
@@ -1127,24 +1126,15 @@ std::string RenderStatusJson(const StatusView& view) {
   json.BeginObject();
   json.Key("version");
   json.String(view.version);
-  json.Key("time");
-  json.Time(view.now_seconds);
-  json.Key("time_seconds");
-  json.Number(view.now_seconds);
-  json.Key("started");
-  json.Time(view.started_seconds);
-  json.Key("started_seconds");
-  json.Number(view.started_seconds);
+  json.TimeFields("time", view.now_seconds);
+  json.TimeFields("started", view.started_seconds);
   json.Key("uptime_seconds");
   json.Number(view.now_seconds - view.started_seconds);
   json.Key("config");
   json.BeginObject();
   json.Key("last_reload_successful");
   json.Bool(view.last_reload_successful);
-  json.Key("last_reload");
-  json.Time(view.last_reload_seconds);
-  json.Key("last_reload_seconds");
-  json.Number(view.last_reload_seconds);
+  json.TimeFields("last_reload", view.last_reload_seconds);
   json.EndObject();
   json.Key("probes");
   json.BeginArray();

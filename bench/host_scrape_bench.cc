@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/node_exporter_peer.h"
 #include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
 
@@ -33,14 +33,6 @@ using nines::testing::Fetch;
 using nines::testing::FreePort;
 using nines::testing::Process;
 using nines::testing::ProcessOptions;
-
-constexpr std::array<std::string_view, 10> kCollectors = {
-    "cpu",    "diskstats", "filesystem", "loadavg", "meminfo",
-    "netdev", "pressure",  "stat",       "time",    "uname"};
-
-// Upstream node_exporter 1.5's default; Debian's build defaults to another one.
-constexpr const char* kMountPointsExclude =
-    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 
 std::size_t CountSeries(const std::string& page) {
   std::size_t series = 0;
@@ -150,10 +142,7 @@ int main(int argc, char** argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int exporter_port = FreePort();
-  std::vector<std::string> exporter_argv = {
-      NODE_EXPORTER, "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port),
-      "--collector.disable-defaults", "--collector.netdev.device-exclude=",
-      std::string("--collector.filesystem.mount-points-exclude=") + kMountPointsExclude};
+  std::vector<std::string> exporter_argv = nines::bench::NodeExporterArgv(exporter_port);
   int nines_port = FreePort();
   // Host collectors only: a config without probes (the built-in one probes nines itself).
   nines::testing::TempDir dir("nines-bench");
@@ -161,8 +150,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> nines_argv = {
       NINES_BINARY, "--web.listen-address=127.0.0.1:" + std::to_string(nines_port),
       "--config.file=" + config.string(), "--collector.disable-defaults", "--log.level=warn"};
-  for (std::string_view name : kCollectors) {
-    exporter_argv.push_back("--collector." + std::string(name));
+  for (std::string_view name : nines::bench::kHostCollectors) {
     nines_argv.push_back("--collector." + std::string(name));
   }
   Process exporter(ProcessOptions{.argv = exporter_argv});
@@ -206,7 +194,7 @@ int main(int argc, char** argv) {
   Stats theirs = Summarize(exporter_times);
   Stats ours = Summarize(nines_times);
   std::printf("host collectors (%zu), %d scrapes each, alternating, keep-alive, loopback, %s\n",
-              kCollectors.size(), scrapes, gzip ? "gzip" : "no gzip");
+              nines::bench::kHostCollectors.size(), scrapes, gzip ? "gzip" : "no gzip");
   std::printf("%-14s %9s %10s %10s %10s %10s\n", "", "series", "mean ms", "p50 ms", "p99 ms",
               "cpu ms");
   std::printf("%-14s %9zu %10.3f %10.3f %10.3f %10.3f\n", "node_exporter", exporter_series,

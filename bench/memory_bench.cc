@@ -1,5 +1,5 @@
 // Memory of one nines doing the jobs of four peers, next to the four peers doing them:
-//  - host metrics: node_exporter with the ten collectors nines has on by default;
+//  - host metrics: node_exporter with nines' default collectors and excludes;
 //  - probing: blackbox_exporter asked for N HTTP probes a second on /probe (as Prometheus
 //    would scrape N targets), nines running the same N probes every second itself;
 //  - nginx: nginx-prometheus-exporter reading stub_status, nines reading it too;
@@ -8,7 +8,6 @@
 // Everything talks to one local nginx. Every exporter is scraped once a second for the
 // whole run; then RSS and PSS are read from /proc/PID/smaps_rollup. Usage:
 //   memory_bench [--probes=N] [--seconds=S]   (defaults 20 and 30)
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,13 +20,10 @@
 #include <vector>
 
 #include "bench/mtail_peer.h"
+#include "bench/node_exporter_peer.h"
 #include "tests/integration/nines_daemon.h"
 #include "tests/integration/peers.h"
 #include "tests/integration/process_runner.h"
-
-#ifndef NODE_EXPORTER
-#error "NODE_EXPORTER must be the absolute path of prometheus-node-exporter"
-#endif
 
 namespace {
 
@@ -35,10 +31,6 @@ using namespace std::chrono_literals;
 using nines::testing::Fetch;
 using nines::testing::Peer;
 using nines::testing::TempDir;
-
-constexpr std::array<const char*, 10> kCollectors = {"cpu",    "meminfo",   "loadavg", "filesystem",
-                                                     "netdev", "diskstats", "stat",    "time",
-                                                     "uname",  "pressure"};
 
 // Rss and Pss of a process in kB, from /proc/PID/smaps_rollup; -1 when unreadable.
 struct Memory {
@@ -118,18 +110,7 @@ int main(int argc, char** argv) {
   }
 
   // The four peers.
-  auto node_exporter = Peer::Start(
-      "node_exporter",
-      [](int port) {
-        std::vector<std::string> args = {NODE_EXPORTER,
-                                         "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                                         "--collector.disable-defaults"};
-        for (const char* name : kCollectors) {
-          args.push_back(std::string("--collector.") + name);
-        }
-        return args;
-      },
-      "/metrics");
+  auto node_exporter = Peer::Start("node_exporter", nines::bench::NodeExporterArgv, "/metrics");
   auto blackbox = nines::testing::BlackboxExporter::Start(
       "modules:\n  http_2xx:\n    prober: http\n    timeout: 900ms\n");
   const std::string stub_status = nginx->Url("/stub_status");

@@ -22,14 +22,11 @@ namespace {
 
 using nines::testing::Fetch;
 
-// The value of the unlabelled gauge `name` on an exposition page; NaN when absent.
+// The value of the gauge `name` on an exposition page; NaN when absent.
 double Gauge(const std::string& page, const std::string& name) {
-  const auto families = nines::testing::ParseExposition(page);
-  auto it = families.find(name);
-  if (it == families.end() || it->second.samples.empty()) {
-    return NAN;
-  }
-  return it->second.samples.begin()->second.value;
+  const auto families = nines::testing::ParseExposition(page);  // owns what FindSample returns
+  const nines::testing::Sample* sample = nines::testing::FindSample(families, name, {});
+  return sample == nullptr ? NAN : sample->value;
 }
 
 // One GET of `url` on a new connection, timed by libcurl (CURLINFO_TOTAL_TIME_T); NaN on
